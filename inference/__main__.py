@@ -1,0 +1,5 @@
+"""``python -m inference``: see :mod:`inference.cli`."""
+
+from inference.cli import main
+
+raise SystemExit(main())

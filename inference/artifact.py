@@ -1,0 +1,166 @@
+"""The saved-model format: weights, tokenizer and ``classifier.json`` in one directory.
+
+This is the only module that reads or writes that format. Writes go to a temporary
+sibling directory that is renamed into place, so a crash never leaves half a model.
+Loading never runs pickled code and never passes ``trust_remote_code``.
+
+Example:
+    >>> meta = ArtifactMeta(labels=("aid",), thresholds={"aid": 0.5}, max_length=128)
+    >>> meta.taxonomy_version == TAXONOMY.version
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from inference.env import configure_offline
+from inference.taxonomy import TAXONOMY
+from inference.text import NORMALIZATION_VERSION
+
+META_FILE = "classifier.json"
+WEIGHTS_FILE = "model.safetensors"
+MODEL_CONFIG_FILE = "config.json"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")  # either one is enough
+FORMAT_VERSION = 1
+
+
+class ArtifactError(ValueError):
+    """A model directory is missing, incomplete or does not match this package."""
+
+
+def package_version() -> str:
+    """The installed version of this project, or ``0+unknown`` when run from a bare checkout."""
+    try:
+        return metadata.version("diplomatic-events")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    """What ``classifier.json`` holds: everything needed to turn scores into labels."""
+
+    labels: tuple[str, ...]
+    thresholds: dict[str, float]
+    max_length: int
+    taxonomy_version: str = TAXONOMY.version
+    normalization_version: str = NORMALIZATION_VERSION
+    package_version: str = field(default_factory=package_version)
+    mlflow_run_id: str | None = None
+    encoder: str | None = None
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: Path) -> ArtifactMeta:
+        """Parse and check ``classifier.json``; errors name the file and the problem."""
+        try:
+            data: dict[str, Any] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{where}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where}: expected a JSON object")
+        missing = [name for name in ("labels", "thresholds", "max_length", "taxonomy_version") if name not in data]
+        if missing:
+            raise ArtifactError(f"{where}: missing field(s) {', '.join(missing)}")
+        if data["taxonomy_version"] != TAXONOMY.version:
+            raise ArtifactError(
+                f"{where}: the model was trained on taxonomy version {data['taxonomy_version']!r}, "
+                f"but this package expects version {TAXONOMY.version!r}"
+            )
+        known = set(TAXONOMY.ids)
+        unknown = [label for label in data["labels"] if label not in known]
+        if unknown or not data["labels"]:
+            raise ArtifactError(f"{where}: labels {unknown or '[]'} are not in taxonomy {TAXONOMY.version}")
+        no_threshold = [label for label in data["labels"] if label not in data["thresholds"]]
+        if no_threshold:
+            raise ArtifactError(f"{where}: no threshold for label(s) {', '.join(no_threshold)}")
+        fields = {name for name in cls.__dataclass_fields__}
+        kwargs = {key: value for key, value in data.items() if key in fields}
+        kwargs["labels"] = tuple(data["labels"])
+        kwargs["thresholds"] = {label: float(data["thresholds"][label]) for label in data["labels"]}
+        return cls(**kwargs)
+
+
+def save_artifact(directory: Path, model: Any, tokenizer: Any, meta: ArtifactMeta) -> Path:
+    """Write a model directory atomically and return its path.
+
+    The files go to a temporary sibling that replaces ``directory`` only when complete.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / META_FILE).write_text(meta.to_json(), encoding="utf-8")
+        _replace_directory(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``, replacing an older model there only once ``new`` is whole."""
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        target.rename(retired)
+        new.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        new.rename(target)
+
+
+def read_meta(directory: Path) -> ArtifactMeta:
+    """Read ``classifier.json`` after checking the directory holds every file a model needs."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ArtifactError(f"model directory {directory} does not exist")
+    for name in (META_FILE, WEIGHTS_FILE, MODEL_CONFIG_FILE):
+        if not (directory / name).is_file():
+            raise ArtifactError(f"model directory {directory} has no {name}")
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise ArtifactError(f"model directory {directory} has no tokenizer ({' or '.join(TOKENIZER_FILES)})")
+    meta_path = directory / META_FILE
+    return ArtifactMeta.from_json(meta_path.read_text(encoding="utf-8"), meta_path)
+
+
+def load_artifact(directory: Path) -> tuple[Any, Any, ArtifactMeta]:
+    """Load ``(model, tokenizer, meta)`` from a model directory, in eval mode.
+
+    Raises:
+        ArtifactError: naming the missing or unreadable file.
+    """
+    configure_offline()
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True)
+    except Exception as exc:  # transformers raises many types; the file is what the user needs
+        raise ArtifactError(f"{directory / WEIGHTS_FILE} or {MODEL_CONFIG_FILE} could not be loaded: {exc}") from exc
+    if model.config.num_labels != len(meta.labels):
+        raise ArtifactError(
+            f"{directory / MODEL_CONFIG_FILE}: the model has {model.config.num_labels} outputs "
+            f"but {META_FILE} lists {len(meta.labels)} labels"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    except Exception as exc:
+        raise ArtifactError(f"the tokenizer in {directory} could not be loaded: {exc}") from exc
+    model.eval()
+    return model, tokenizer, meta

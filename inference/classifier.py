@@ -1,0 +1,195 @@
+"""The classifier users call: sentences in, labelled predictions out; articles in, events out.
+
+Example:
+    >>> clf = load_classifier("artifacts/default")                    # doctest: +SKIP
+    >>> clf.predict(["Putin arrived in Pyongyang on Tuesday."])[0].labels  # doctest: +SKIP
+    ('state_visit',)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from inference.artifact import ArtifactMeta
+from inference.taxonomy import TAXONOMY
+from inference.text import normalize, split_sentences
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's labels (those above their thresholds) and a score for every label."""
+
+    labels: tuple[str, ...]
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SentencePrediction(Prediction):
+    """A sentence of a document: its prediction plus its text and offsets into the document."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence that supports an event, with offsets into the document."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event type found in a document; its score is the highest over its sentences."""
+
+    label: str
+    name: str
+    score: float
+    cameo: tuple[str, ...]
+    plover: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A classified article: its events (highest score first) and every sentence's prediction."""
+
+    events: tuple[Event, ...]
+    sentences: tuple[SentencePrediction, ...]
+
+
+def labels_from_scores(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[str, ...]:
+    """The labels whose score reaches its threshold, in the model's label order.
+
+    Every label a prediction reports goes through this function, so labels and scores agree.
+
+    Example:
+        >>> labels_from_scores({"aid": 0.7, "arms_deal": 0.2}, {"aid": 0.5, "arms_deal": 0.5})
+        ('aid',)
+    """
+    return tuple(label for label, score in scores.items() if score >= thresholds[label])
+
+
+def check_texts(texts: Any) -> list[str]:
+    """Validate a list of texts: a bare ``str`` is a TypeError, a non-string item a ValueError.
+
+    Example:
+        >>> check_texts(("a", "b"))
+        ['a', 'b']
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("expected a list of strings, got a single string; wrap it in a list")
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"expected a list of strings, got {type(texts).__name__}")
+    items = list(texts)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValueError(f"item {index} is {type(item).__name__}, not a string")
+    return items
+
+
+class Classifier:
+    """A loaded model with its thresholds. Safe to share between threads.
+
+    Build one with :func:`inference.load_classifier`.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, meta: ArtifactMeta) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.labels = meta.labels
+        # Fast tokenizers change their padding/truncation state on every call, so two
+        # threads tokenizing at once can collide; the model's forward pass needs no lock.
+        self._tokenizer_lock = threading.Lock()
+
+    def score(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Probabilities, shape ``(len(texts), len(self.labels))``; blank texts score 0.
+
+        Texts are normalised, sorted by length and batched with dynamic padding, so each
+        forward pass holds at most ``batch_size x max_length`` tokens.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        normalised = [normalize(text) for text in texts]
+        result = np.zeros((len(normalised), len(self.labels)), dtype=np.float32)
+        todo = sorted((i for i, text in enumerate(normalised) if text), key=lambda i: len(normalised[i]))
+        for first in range(0, len(todo), batch_size):
+            rows = todo[first : first + batch_size]
+            result[rows] = self._forward([normalised[i] for i in rows])
+        return result
+
+    def _forward(self, batch: list[str]) -> np.ndarray:
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(
+                batch, padding=True, truncation=True, max_length=self.meta.max_length, return_tensors="pt"
+            )
+        with torch.inference_mode():
+            logits = self.model(**encoded).logits
+        return torch.sigmoid(logits).float().numpy()
+
+    def predict(self, sentences: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """Label each sentence; the list out matches the list in, item for item.
+
+        Raises:
+            TypeError: ``sentences`` is a bare string or not iterable.
+            ValueError: an item is not a string (the message names its index).
+
+        Example:
+            >>> clf.predict(["The EU extended sanctions on Minsk."])[0].labels  # doctest: +SKIP
+            ('sanctions_imposed',)
+        """
+        texts = check_texts(sentences)
+        return [self._prediction(row) for row in self.score(texts, batch_size)]
+
+    def _prediction(self, row: np.ndarray) -> Prediction:
+        scores = {label: float(value) for label, value in zip(self.labels, row)}
+        return Prediction(labels=labels_from_scores(scores, self.meta.thresholds), scores=scores)
+
+    def classify_document(self, text: str, batch_size: int = 32) -> Document:
+        """Split an article into sentences, label each, and gather the events it reports.
+
+        Example:
+            >>> doc = clf.classify_document(article)                      # doctest: +SKIP
+            >>> [(e.label, e.evidence[0].start) for e in doc.events]      # doctest: +SKIP
+            [('state_visit', 142)]
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"expected the article as a string, got {type(text).__name__}")
+        spans = split_sentences(text)
+        predictions = self.predict([span.text for span in spans], batch_size=batch_size)
+        sentences = tuple(
+            SentencePrediction(labels=pred.labels, scores=pred.scores, text=span.text, start=span.start, end=span.end)
+            for span, pred in zip(spans, predictions)
+        )
+        return Document(events=self._events(sentences), sentences=sentences)
+
+    def _events(self, sentences: tuple[SentencePrediction, ...]) -> tuple[Event, ...]:
+        events = []
+        for label_id in self.labels:
+            support = [s for s in sentences if label_id in s.labels]
+            if not support:
+                continue
+            label = TAXONOMY.label(label_id)
+            evidence = tuple(Evidence(s.text, s.start, s.end, s.scores[label_id]) for s in support)
+            events.append(
+                Event(
+                    label=label_id,
+                    name=label.name,
+                    score=max(e.score for e in evidence),
+                    cameo=label.cameo,
+                    plover=label.plover,
+                    evidence=evidence,
+                )
+            )
+        return tuple(sorted(events, key=lambda event: -event.score))
