@@ -1,0 +1,160 @@
+"""The fine-tuning loop: weighted BCE, linear warm-up, early stopping on dev macro-F1, checkpoints.
+
+Dev scores come from :class:`inference.Classifier`, the serving code, so the number that
+picks the best epoch is the number users would see.
+
+Example:
+    >>> positive_weights(np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0]]), "inverse", 10.0)
+    [3.0, 3.0]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from inference.artifact import ArtifactMeta
+from inference.classifier import Classifier
+from inference.text import normalize
+from training.config import RunConfig
+from training.evaluate import evaluate
+
+
+@dataclass
+class Split:
+    """The texts of one split with their multi-hot gold labels and document ids."""
+
+    texts: list[str]
+    gold: np.ndarray
+    doc_ids: list[str]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_dev_macro_f1: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def positive_weights(gold: np.ndarray, scheme: str, cap: float) -> list[float]:
+    """Per-label weight of positive examples in the loss: rare labels count more, up to ``cap``."""
+    positives = gold.sum(axis=0)
+    negatives = len(gold) - positives
+    ratio = negatives / np.maximum(positives, 1)
+    weights = {"none": np.ones_like(ratio), "sqrt_inverse": np.sqrt(ratio), "inverse": ratio}[scheme]
+    return [float(w) for w in np.clip(weights, 1.0, cap)]
+
+
+def config_digest(cfg: RunConfig) -> str:
+    """A short hash of the config, so a checkpoint is only resumed by the run that wrote it."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str, ...], cfg: RunConfig,
+        on_epoch: Callable[[dict[str, float]], None] = lambda row: None, resume: bool = False) -> FitResult:
+    """Train ``model`` in place and leave it holding the weights of its best dev epoch."""
+    started = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    tc = cfg.train
+    encodings = tokenizer([normalize(t) for t in train.texts], truncation=True, max_length=cfg.model.max_length)
+    batches_per_epoch = math.ceil(len(train.texts) / tc.batch_size)
+    total_steps = min(tc.max_steps or math.inf, batches_per_epoch * tc.epochs)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
+    scheduler = _linear_schedule(optimizer, int(total_steps * tc.warmup_ratio), int(total_steps))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(positive_weights(train.gold, tc.pos_weight,
+                                                                                    tc.max_pos_weight)))
+    state = {"epoch": 0, "step": 0, "best_epoch": 0, "best_score": -1.0, "best_weights": None, "history": []}
+    checkpoint = cfg.checkpoint_dir / cfg.name / "last.pt"
+    if resume and checkpoint.exists():
+        state = _restore(checkpoint, cfg, model, optimizer, scheduler)
+        print(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    generator = torch.Generator().manual_seed(cfg.seed)
+    for _ in range(state["epoch"]):  # replay the shuffles of finished epochs
+        torch.randperm(len(train.texts), generator=generator)
+    while state["epoch"] < tc.epochs and state["step"] < total_steps:
+        epoch = state["epoch"] + 1
+        order = torch.randperm(len(train.texts), generator=generator).tolist()
+        model.train()
+        losses = []
+        bar = tqdm(range(0, len(order), tc.batch_size), desc=f"epoch {epoch}/{tc.epochs}", unit="batch")
+        for first in bar:
+            rows = order[first : first + tc.batch_size]
+            batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
+            logits = model(**batch).logits
+            loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            state["step"] += 1
+            if state["step"] >= total_steps:
+                break
+        dev_report = evaluate(score(model, tokenizer, labels, cfg, dev.texts), dev.gold,
+                              dict.fromkeys(labels, 0.5), labels, dev.doc_ids)
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_macro_f1": dev_report.macro_f1,
+               "dev_micro_f1": dev_report.micro_f1, "learning_rate": scheduler.get_last_lr()[0]}
+        state["history"].append(row)
+        on_epoch(row)
+        print(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev macro-F1 {row['dev_macro_f1']:.4f}")
+        if dev_report.macro_f1 > state["best_score"]:
+            state.update(best_epoch=epoch, best_score=dev_report.macro_f1,
+                         best_weights={k: v.detach().clone() for k, v in model.state_dict().items()})
+        state["epoch"] = epoch
+        _save(checkpoint, cfg, state, model, optimizer, scheduler)
+        if epoch - state["best_epoch"] >= tc.patience:
+            print(f"early stop: no dev macro-F1 gain for {tc.patience} epochs (best epoch {state['best_epoch']})")
+            break
+    if state["best_weights"] is not None:
+        model.load_state_dict(state["best_weights"])
+    checkpoint.unlink(missing_ok=True)  # the run is complete; the model directory replaces it
+    return FitResult(state["best_epoch"], state["best_score"], state["history"], time.monotonic() - started)
+
+
+def score(model: Any, tokenizer: Any, labels: tuple[str, ...], cfg: RunConfig, texts: list[str]) -> np.ndarray:
+    """Probabilities for ``texts`` through the serving classifier (model left in eval mode)."""
+    meta = ArtifactMeta(labels=labels, thresholds=dict.fromkeys(labels, 0.5), max_length=cfg.model.max_length)
+    return Classifier(model, tokenizer, meta).score(texts, batch_size=cfg.train.eval_batch_size)
+
+
+def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _save(path: Path, cfg: RunConfig, state: dict, model: Any, optimizer: Any, scheduler: Any) -> None:
+    """Write the checkpoint to a temporary file and rename it, so a crash keeps the previous one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save({"config": config_digest(cfg), "state": state, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, partial)
+    os.replace(partial, path)
+
+
+def _restore(path: Path, cfg: RunConfig, model: Any, optimizer: Any, scheduler: Any) -> dict:
+    saved = torch.load(path, weights_only=True)
+    if saved["config"] != config_digest(cfg):
+        raise ValueError(f"{path} was written by a different config; delete it or drop --resume")
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return saved["state"]

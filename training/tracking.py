@@ -1,0 +1,159 @@
+"""Everything that talks to MLflow tracking and the model registry lives here.
+
+Embedded by default (``sqlite:///mlflow.db`` and ``mlruns/`` in the working directory);
+``MLFLOW_TRACKING_URI`` points it at a tracking server instead.
+
+Example:
+    >>> setup("diplomatic-events")                      # doctest: +SKIP
+    >>> with run("default") as run_id:                  # doctest: +SKIP
+    ...     log_metrics({"dev_macro_f1": 0.7}, step=1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.env import configure_offline
+from inference.tracking_uri import default_artifact_root, default_tracking_uri
+
+configure_offline()  # before mlflow is imported: its telemetry reads the variable at import
+
+import mlflow  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+CANDIDATE, CHAMPION = "candidate", "champion"
+PROMOTION_METRIC = "test_macro_f1"
+# What the served model needs; with `--env-manager local` the current environment is used.
+PYFUNC_REQUIREMENTS = ["torch==2.13.0", "transformers>=5.0,<6", "sentencex>=1.0.32,<2", "numpy", "pandas", "mlflow"]
+
+
+def setup_registry() -> str:
+    """Point MLflow's tracking and registry at the configured store; return its URI."""
+    mlflow.set_tracking_uri(default_tracking_uri())
+    return mlflow.get_tracking_uri()
+
+
+def setup(experiment: str) -> str:
+    """Point MLflow at the configured store and select (creating if needed) the experiment."""
+    setup_registry()
+    if mlflow.get_experiment_by_name(experiment) is None:
+        embedded = mlflow.get_tracking_uri().startswith("sqlite:")
+        mlflow.create_experiment(experiment, artifact_location=default_artifact_root() if embedded else None)
+    mlflow.set_experiment(experiment)
+    return mlflow.get_tracking_uri()
+
+
+@contextmanager
+def run(name: str, tags: dict[str, str] | None = None) -> Iterator[str]:
+    """A run that ends FINISHED, FAILED on an exception, or KILLED on Ctrl-C; never left RUNNING."""
+    active = mlflow.start_run(run_name=name, tags=tags)
+    try:
+        yield active.info.run_id
+    except KeyboardInterrupt:
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run(status="FINISHED")
+
+
+def log_params(params: dict[str, Any]) -> None:
+    mlflow.log_params(params)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    mlflow.log_metrics(metrics, step=step)
+
+
+def log_file(path: Path, folder: str | None = None) -> None:
+    mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_text(text: str, name: str) -> None:
+    mlflow.log_text(text, name)
+
+
+def log_figure(figure: Any, name: str) -> None:
+    mlflow.log_figure(figure, name)
+
+
+def log_corpus(frames: dict[str, Any], source: Path, digest: str) -> None:
+    """Log each split of the corpus as an MLflow dataset input, with the file's fingerprint."""
+    import mlflow.data
+
+    for split, frame in frames.items():
+        dataset = mlflow.data.from_pandas(frame, source=Path(source).resolve().as_uri(), name=f"corpus-{split}", digest=digest[:16])
+        mlflow.log_input(dataset, context=split)
+    mlflow.set_tag("corpus.sha256", digest)
+
+
+def log_model(model_dir: Path, registered_model: str | None) -> str | None:
+    """Log the model directory as a pyfunc model; register it and alias it ``candidate``.
+
+    Returns the registered version, or None when ``registered_model`` is None.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    import inference
+
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(inference.__file__).with_name("mlflow_model.py")),
+        artifacts={"model_dir": str(model_dir)},
+        code_paths=[str(Path(inference.__file__).parent)],
+        signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
+        pip_requirements=PYFUNC_REQUIREMENTS,
+        registered_model_name=registered_model,
+    )
+    if registered_model is None:
+        return None
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(registered_model, CANDIDATE, version)
+    return version
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The outcome of a promotion request; ``reason`` says why in words."""
+
+    promoted: bool
+    version: str
+    reason: str
+
+
+def promote(name: str, version: str | None = None, metric: str = PROMOTION_METRIC) -> Promotion:
+    """Move the ``champion`` alias to ``version`` (default: the ``candidate``) if its ``metric`` is at least the champion's."""
+    client = MlflowClient()
+    try:
+        version = version or str(client.get_model_version_by_alias(name, CANDIDATE).version)
+        candidate_score = _run_metric(client, name, version, metric)
+    except MlflowException as exc:
+        return Promotion(False, version or "?", f"cannot read model {name!r} version {version}: {exc.message}")
+    if candidate_score is None:
+        return Promotion(False, version, f"version {version} has no {metric} metric; evaluate it before promoting")
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is not None and str(champion.version) != version:
+        champion_score = _run_metric(client, name, champion.version, metric)
+        if champion_score is not None and candidate_score < champion_score:
+            return Promotion(False, version, f"version {version} has {metric} {candidate_score:.4f}, below champion "
+                                             f"version {champion.version}'s {champion_score:.4f}; champion unchanged")
+    client.set_registered_model_alias(name, CHAMPION, version)
+    before = f"replacing version {champion.version}" if champion is not None else "first champion"
+    return Promotion(True, version, f"version {version} ({metric} {candidate_score:.4f}) is now champion ({before})")
+
+
+def _run_metric(client: MlflowClient, name: str, version: str, metric: str) -> float | None:
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id).data.metrics.get(metric)
+
+
