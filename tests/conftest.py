@@ -1,0 +1,44 @@
+"""Shared fixtures: a tiny randomly initialised BERT and a tokenizer built here, never downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inference.artifact import ArtifactMeta, save_artifact
+from inference.env import configure_offline
+from inference.load import load_classifier
+from inference.taxonomy import TAXONOMY
+from training.config import ModelConfig
+from training.model import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_TEXT = ROOT / "seeds" / "000_eabc39c2cad07c40.txt"
+TOKENIZER_TEXTS = [
+    "Putin arrived in Pyongyang for talks with Kim Jong Un.",
+    "The European Union extended sanctions on Belarus for another year.",
+    "Washington approved the sale of F-16 fighter jets to Taipei.",
+    "Japan condemned the missile launch and urged tighter sanctions.",
+    "Donors pledged $2 billion in humanitarian aid for Sudan.",
+] * 4
+
+configure_offline()
+
+
+def make_model_dir(directory: Path, thresholds: dict[str, float] | None = None, max_length: int = 32) -> Path:
+    """Save a tiny random model with all nine labels to ``directory`` and return it."""
+    labels = TAXONOMY.ids
+    model, tokenizer = build_model(ModelConfig(encoder="tiny-random"), labels, TOKENIZER_TEXTS, seed=0)
+    meta = ArtifactMeta(labels=labels, thresholds=thresholds or dict.fromkeys(labels, 0.5), max_length=max_length)
+    return save_artifact(directory, model, tokenizer, meta)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model_dir(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model_dir: Path):
+    return load_classifier(tiny_model_dir)

@@ -1,0 +1,59 @@
+import json
+import subprocess
+import sys
+
+from inference.cli import main
+from tests.conftest import ROOT, SEED_TEXT
+
+
+def _run(args, stdin=""):
+    return subprocess.run([sys.executable, "-m", "inference", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_stdin_lines_to_json_lines(tiny_model_dir):
+    done = _run(["--model", str(tiny_model_dir)], "Talks began in Geneva.\nAid arrived.\n")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["Talks began in Geneva.", "Aid arrived."]
+    assert [r["line"] for r in rows] == [1, 2]
+    assert all(len(r["scores"]) == 9 and isinstance(r["labels"], list) for r in rows)
+
+
+def test_bad_lines_are_reported_and_the_rest_processed(tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "Aid arrived."}\n{broken\n{"text": 5}\n{"id": 7, "text": "Talks."}\n')
+    code = main(["--model", str(tiny_model_dir), str(source)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "7"]
+    assert f"{source}:2: malformed JSON" in err
+    assert f"{source}:3: expected an object" in err
+
+
+def test_documents_mode_reads_a_whole_file(tiny_model_dir, capsys):
+    code = main(["--model", str(tiny_model_dir), "--documents", "--sentences", str(SEED_TEXT)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["sentence_count"] == 16 and len(row["sentences"]) == 16
+    text = SEED_TEXT.read_text(encoding="utf-8")
+    for event in row["events"]:
+        for ev in event["evidence"]:
+            assert text[ev["start"] : ev["end"]] == ev["text"]
+
+
+def test_text_format_is_readable(tiny_model_dir, capsys):
+    main(["--model", str(tiny_model_dir), "--documents", "--format", "text", str(SEED_TEXT)])
+    out, _ = capsys.readouterr()
+    assert out.startswith(f"{SEED_TEXT}: ") and "sentences" in out
+
+
+def test_missing_model_fails_with_a_message(tmp_path, capsys):
+    assert main(["--model", str(tmp_path / "none"), str(SEED_TEXT)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_missing_input_file_is_a_failed_line(tiny_model_dir, tmp_path, capsys):
+    assert main(["--model", str(tiny_model_dir), str(tmp_path / "absent.txt")]) == 1
+    assert "cannot read" in capsys.readouterr().err

@@ -1,0 +1,19 @@
+import re
+
+from inference.taxonomy import REQUESTED_LABELS, TAXONOMY
+from tests.conftest import ROOT
+
+
+def test_nine_labels_with_codes_and_version():
+    assert len(TAXONOMY.ids) == 9
+    assert TAXONOMY.version == "1.1"
+    assert set(REQUESTED_LABELS) <= set(TAXONOMY.ids)
+    for label in TAXONOMY.labels:
+        assert label.cameo and label.plover and label.name
+
+
+def test_matches_the_codebook():
+    """Every id the code knows is defined in the project's codebook, and no other."""
+    codebook = (ROOT / "data" / "CODEBOOK.md").read_text(encoding="utf-8")
+    defined = re.findall(r"^## `(\w+)`", codebook, flags=re.MULTILINE)
+    assert tuple(defined) == TAXONOMY.ids

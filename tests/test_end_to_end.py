@@ -1,0 +1,157 @@
+"""Train configs/tiny.yaml against a temporary MLflow store, then load, predict, serve and promote."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from inference import load_classifier
+from tests.conftest import ROOT
+from training import tracking
+from training.config import load_config
+from training.train import train
+
+pytestmark = pytest.mark.slow
+NAME = "diplomatic-events-tiny"
+TEXTS = ["Putin arrived in Pyongyang for talks.", "Donors pledged aid to Sudan.", "", "Tanks were sold to Poland."]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny training run in its own folder, with MLflow embedded there."""
+    folder = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        cfg = load_config(ROOT / "configs/tiny.yaml", [f"data.corpus={ROOT / 'data/corpus.jsonl'}"])
+        result = train(cfg, ROOT / "configs/tiny.yaml")
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        yield {"folder": folder, "result": result, "uri": uri, "client": MlflowClient(uri), "mp": mp}
+
+
+def test_run_logs_params_metrics_artifacts_and_dataset(trained):
+    client, result = trained["client"], trained["result"]
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "tiny"
+    assert run.data.params["train.epochs"] == "2"
+    assert run.data.params["model.encoder"] == "tiny-random"
+    assert len(run.data.params["data.sha256"]) == 16
+    for key in ("test_macro_f1", "test_micro_f1", "test_doc_macro_f1", "test_requested_macro_f1", "dev_macro_f1",
+                "test_f1_state_visit", "threshold_arms_deal", "wall_seconds"):
+        assert key in run.data.metrics, key
+    history = client.get_metric_history(result.run_id, "train_loss")
+    assert [m.step for m in history] == [1, 2]
+    artifacts = {a.path for folder in ("", "config", "reports", "plots") for a in client.list_artifacts(result.run_id,
+                                                                                                           folder)}
+    for path in ("config/tiny.yaml", "config/resolved.yaml", "reports/test.json", "reports/test.md",
+                 "plots/test_f1.png", "plots/test_pr_curves.png", "plots/test_confusion.png",
+                 "plots/training_curves.png"):
+        assert path in artifacts, path
+    report = json.loads(mlflow.artifacts.load_text(f"runs:/{result.run_id}/reports/test.json"))
+    assert report["macro_f1"] == pytest.approx(run.data.metrics["test_macro_f1"])
+    contexts = sorted(i.tags[0].value for i in run.inputs.dataset_inputs)
+    assert contexts == ["dev", "test", "train"]
+
+
+def test_registered_with_candidate_alias(trained):
+    version = trained["client"].get_model_version_by_alias(NAME, "candidate")
+    assert str(version.version) == trained["result"].registered_version
+    assert version.run_id == trained["result"].run_id
+
+
+def test_model_directory_and_registry_give_identical_scores(trained):
+    local = load_classifier(trained["folder"] / "artifacts" / "tiny")
+    remote = load_classifier(f"models:/{NAME}@candidate")
+    np.testing.assert_array_equal(local.score(TEXTS), remote.score(TEXTS))
+    assert local.meta.mlflow_run_id == trained["result"].run_id
+
+
+def test_pyfunc_model_loads_and_predicts_like_predict(trained):
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}@candidate")
+    out = pyfunc.predict(pd.DataFrame({"text": TEXTS}))
+    expected = load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)
+    assert [list(p.labels) for p in expected] == out["labels"].tolist()
+    for row, pred in zip(out["scores"], expected):
+        assert row == pytest.approx(pred.scores)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_invocations(trained):
+    port = _free_port()
+    # The server runs `uvicorn` from PATH: the virtual environment's bin folder must be on it.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": trained["uri"], "MLFLOW_DISABLE_TELEMETRY": "true"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}@candidate", "--env-manager",
+         "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=trained["folder"],
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"server did not start: {server.stderr.read().decode()[-2000:]}")
+                time.sleep(1)
+        body = json.dumps({"dataframe_records": [{"text": t} for t in TEXTS]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    expected = load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)
+    rows = answer["predictions"]
+    assert [r["labels"] for r in rows] == [list(p.labels) for p in expected]
+    for row, pred in zip(rows, expected):
+        assert row["scores"] == pytest.approx(pred.scores, abs=1e-6)
+
+
+def test_promotion_only_when_at_least_as_good(trained):
+    tracking.setup_registry()
+    client = trained["client"]
+    first = tracking.promote(NAME)
+    assert first.promoted and "first champion" in first.reason
+    champion_score = client.get_run(trained["result"].run_id).data.metrics["test_macro_f1"]
+    worse = _version_with_metric(client, champion_score - 0.1)
+    refused = tracking.promote(NAME, worse)
+    assert not refused.promoted and "below champion" in refused.reason
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == first.version
+    better = _version_with_metric(client, champion_score + 0.1)
+    assert tracking.promote(NAME, better).promoted
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == better
+
+
+def _version_with_metric(client: MlflowClient, value: float) -> str:
+    run = client.create_run(client.get_experiment_by_name("diplomatic-events-tiny").experiment_id)
+    client.log_metric(run.info.run_id, "test_macro_f1", value)
+    client.set_terminated(run.info.run_id)
+    return str(client.create_model_version(NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version)
+
+
+def test_promote_command_refuses_unknown_model(trained, capsys):
+    from training.promote import main
+
+    assert main(["--name", "no-such-model"]) == 1
+    assert "not promoted: cannot read model 'no-such-model'" in capsys.readouterr().out

@@ -1,0 +1,60 @@
+import pytest
+
+from training.config import ConfigError, flatten, load_config
+from tests.conftest import ROOT
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+    assert cfg.data.label_ids
+
+
+def test_overrides_use_dotted_keys():
+    cfg = load_config(ROOT / "configs/default.yaml", ["train.learning_rate=3e-5", "data.labels=[aid, arms_deal]"])
+    assert cfg.train.learning_rate == 3e-5
+    assert cfg.data.label_ids == ("arms_deal", "aid")  # taxonomy order
+    assert flatten(cfg)["train.learning_rate"] == "3e-05"
+
+
+def test_config_is_frozen():
+    cfg = load_config(ROOT / "configs/tiny.yaml")
+    with pytest.raises(Exception):
+        cfg.seed = 1
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("train:\n  epochs: 2\n  learning_rte: 0.1\n", r"bad.yaml: train.learning_rte: Extra inputs are not permitted"),
+        ("train:\n  epochs: many\n", r"bad.yaml: train.epochs: .*integer"),
+        ("data:\n  labels: [state_visit, coup]\n", r"bad.yaml: data.labels: .*coup"),
+        ("train: [1, 2\n", r"bad.yaml: not valid YAML"),
+    ],
+)
+def test_bad_config_names_file_key_and_reason(tmp_path, yaml_text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_file_and_bad_override(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        load_config(ROOT / "configs/tiny.yaml", ["train.epochs"])
+    with pytest.raises(ConfigError, match="train.nope"):
+        load_config(ROOT / "configs/tiny.yaml", ["train.nope=1"])
+
+
+def test_cli_fails_before_any_work(tmp_path, capsys):
+    from training.train import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("modle: {}\n")
+    assert main(["--config", str(path)]) == 2
+    assert "bad.yaml: modle: Extra inputs" in capsys.readouterr().err
