@@ -32,7 +32,8 @@ class DiplomaticEventsModel(mlflow.pyfunc.PythonModel):
         texts = texts_from_input(model_input)
         batch_size = int((params or {}).get("batch_size", 32))
         predictions = self.classifier.predict(texts, batch_size=batch_size)
-        return pd.DataFrame({"labels": [list(p.labels) for p in predictions], "scores": [p.scores for p in predictions]})
+        labels = [list(p.labels) for p in predictions]
+        return pd.DataFrame({"labels": labels, "scores": [p.scores for p in predictions]})
 
 
 def texts_from_input(model_input: Any) -> list[str]:

@@ -147,7 +147,8 @@ def _version_with_metric(client: MlflowClient, value: float) -> str:
     run = client.create_run(client.get_experiment_by_name("diplomatic-events-tiny").experiment_id)
     client.log_metric(run.info.run_id, "test_macro_f1", value)
     client.set_terminated(run.info.run_id)
-    return str(client.create_model_version(NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version)
+    version = client.create_model_version(NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    return str(version.version)
 
 
 def test_promote_command_refuses_unknown_model(trained, capsys):

@@ -27,7 +27,8 @@ from training.config import BaselineConfig
 KEYWORDS: dict[str, str] = {
     "state_visit": r"\b(visit(s|ed|ing)?|arriv(e|es|ed|ing) in|trip to|travel(s|led|ed|ling)? to|"
                    r"hosts?|hosted|hosting|delegation|state visit|landed in|tour of)\b",
-    "arms_deal": r"\b(arms (sales?|deals?|transfers?|purchases?|supplies)|weapons? (sales?|deals?|deliver\w*|transfers?)|"
+    "arms_deal": r"\b(arms (sales?|deals?|transfers?|purchases?|supplies)|"
+                 r"weapons? (sales?|deals?|deliver\w*|transfers?)|"
                  r"(sell|sold|buy|bought|purchas\w*|suppl\w*|deliver\w*|transfer\w*) [\w\s,-]{0,40}"
                  r"(weapons|arms|jets|tanks|drones|missiles|ammunition|shells|howitzers|submarines|frigates)|"
                  r"military (aid|equipment|hardware))\b",
@@ -42,7 +43,8 @@ KEYWORDS: dict[str, str] = {
                  r"ceasefire (deal|agreement)|ratif\w*|treaty|accord)\b",
     "aid": r"\b(humanitarian aid|aid (package|shipment|convoy)s?|assistance|donat\w*|pledg\w*|relief supplies|"
            r"grants?|food aid|emergency funding)\b",
-    "military_posture": r"\b(military exercises?|drills?|missile (launch|test)\w*|test-fired|launched [^.]{0,30}missiles?|"
+    "military_posture": r"\b(military exercises?|drills?|missile (launch|test)\w*|test-fired|"
+                        r"launched [^.]{0,30}missiles?|"
                         r"troops? build-?up|warships|military parade|threat\w* [^.]{0,30}(force|strike|attack)|"
                         r"mobiliz\w*|deploy\w* [^.]{0,30}troops)\b",
     "condemnation": r"\b(condemn\w*|denounc\w*|criticiz\w*|criticis\w*|accus\w*|protest\w*|rejected|slamm?\w*|"

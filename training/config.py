@@ -35,6 +35,9 @@ class DataConfig(_Section):
     # Caps for quick runs (tests, smoke checks); None uses every sentence of the split.
     max_train_sentences: int | None = Field(None, ge=1)
     max_eval_sentences: int | None = Field(None, ge=1)
+    # Real news (VOA) is scarce next to written passages; each real training sentence is
+    # seen this many times per epoch so its style is not drowned out.
+    real_text_repeat: int = Field(1, ge=1)
 
     @field_validator("labels")
     @classmethod

@@ -89,7 +89,8 @@ def load_records(path: str | Path) -> list[Record]:
                 continue
             record = _parse(line, f"{path}:{number}")
             if record.id in first_line:
-                raise CorpusError(f"{path}:{number}: duplicate id {record.id!r} (first on line {first_line[record.id]})")
+                first = first_line[record.id]
+                raise CorpusError(f"{path}:{number}: duplicate id {record.id!r} (first on line {first})")
             first_line[record.id] = number
             split, seen_at = doc_split.setdefault(record.doc_id, (record.split, number))
             if split != record.split:

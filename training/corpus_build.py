@@ -124,7 +124,7 @@ def build(out: Path, data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
 
 def propose_splits(records: list[Record], seed: int = 2026, test_stories: int = 13, dev_stories: int = 7,
                    written_dev_share: float = 0.15) -> dict[str, list[str]]:
-    """Choose test and dev documents: whole VOA stories (test is real text only), plus a share of written passages for dev.
+    """Choose test and dev documents: whole VOA stories (test is real text only), and written passages for dev.
 
     Among many seeded random draws of VOA stories, keep the one whose positives cover the
     labels most evenly (each label's count capped), less a penalty for taking more than a

@@ -55,7 +55,11 @@ def tune_thresholds(scores: np.ndarray, gold: np.ndarray, labels: tuple[str, ...
 
 @dataclass(frozen=True)
 class Report:
-    """Quality on one split; ``to_metrics`` flattens it for MLflow."""
+    """Quality on one split; ``to_metrics`` flattens it for MLflow.
+
+    Macro averages run over the labels that have gold positives in the split: a label the
+    split never mentions has no defined F1 and would only drag the mean to zero.
+    """
 
     per_label: dict[str, dict[str, float]]
     micro_f1: float
@@ -80,9 +84,13 @@ class Report:
 
     def to_markdown(self, title: str) -> str:
         """The report as Markdown: a per-label table, then the summary lines."""
-        lines = [f"## {title}", "", "| label | precision | recall | F1 | support | document F1 |", "|---|---|---|---|---|---|"]
+        lines = [f"## {title}", "", "| label | precision | recall | F1 | support | document F1 |",
+                 "|---|---|---|---|---|---|"]
         for label, v in self.per_label.items():
             mark = " *" if label in REQUESTED_LABELS else ""
+            if v["support"] == 0:
+                lines.append(f"| `{label}`{mark} | n/a | n/a | n/a | 0 | n/a |")
+                continue
             lines.append(f"| `{label}`{mark} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | "
                          f"{int(v['support'])} | {self.doc_per_label_f1[label]:.3f} |")
         lines += [
@@ -103,16 +111,17 @@ def evaluate(scores: np.ndarray, gold: np.ndarray, thresholds: dict[str, float],
     precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, zero_division=0)
     per_label = {label: {"precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
                          "support": float(support[j])} for j, label in enumerate(labels)}
-    requested = [per_label[label]["f1"] for label in labels if label in REQUESTED_LABELS]
+    present = support > 0
+    requested = [per_label[label]["f1"] for j, label in enumerate(labels) if label in REQUESTED_LABELS and present[j]]
     doc_gold, doc_pred = _by_document(gold, doc_ids), _by_document(predicted, doc_ids)
     doc_f1 = f1_score(doc_gold, doc_pred, average=None, zero_division=0)
     return Report(
         per_label=per_label,
         micro_f1=float(f1_score(gold, predicted, average="micro", zero_division=0)),
-        macro_f1=float(np.mean(f1)),
+        macro_f1=float(np.mean(f1[present])) if present.any() else float("nan"),
         requested_macro_f1=float(np.mean(requested)) if requested else float("nan"),
         doc_micro_f1=float(f1_score(doc_gold, doc_pred, average="micro", zero_division=0)),
-        doc_macro_f1=float(np.mean(doc_f1)),
+        doc_macro_f1=float(np.mean(doc_f1[present])) if present.any() else float("nan"),
         doc_per_label_f1={label: float(doc_f1[j]) for j, label in enumerate(labels)},
         sentences=len(gold),
         documents=len(doc_gold),

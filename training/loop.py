@@ -32,12 +32,17 @@ from training.evaluate import evaluate
 
 @dataclass
 class Split:
-    """The texts of one split with their multi-hot gold labels and document ids."""
+    """The texts of one split with their multi-hot gold labels, document ids and source kinds."""
 
     texts: list[str]
     gold: np.ndarray
     doc_ids: list[str]
+    sources: list[str] = field(default_factory=list)
 
+    def select(self, rows: list[int]) -> Split:
+        """The rows at ``rows`` (repeats allowed), as a new split."""
+        pick = [self.sources[i] for i in rows] if self.sources else []
+        return Split([self.texts[i] for i in rows], self.gold[rows], [self.doc_ids[i] for i in rows], pick)
 
 @dataclass
 class FitResult:
@@ -57,8 +62,9 @@ def positive_weights(gold: np.ndarray, scheme: str, cap: float) -> list[float]:
 
 
 def config_digest(cfg: RunConfig) -> str:
-    """A short hash of the config, so a checkpoint is only resumed by the run that wrote it."""
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+    """A short hash of the config and the corpus, so a checkpoint is only resumed by the run that wrote it."""
+    corpus = cfg.data.corpus.read_bytes() if cfg.data.corpus.is_file() else b""
+    return hashlib.sha256(cfg.model_dump_json().encode() + corpus).hexdigest()[:16]
 
 
 def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str, ...], cfg: RunConfig,
@@ -153,7 +159,7 @@ def _save(path: Path, cfg: RunConfig, state: dict, model: Any, optimizer: Any, s
 def _restore(path: Path, cfg: RunConfig, model: Any, optimizer: Any, scheduler: Any) -> dict:
     saved = torch.load(path, weights_only=True)
     if saved["config"] != config_digest(cfg):
-        raise ValueError(f"{path} was written by a different config; delete it or drop --resume")
+        raise ValueError(f"{path} was written by a different config or corpus; delete it or drop --resume")
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])

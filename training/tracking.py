@@ -88,7 +88,8 @@ def log_corpus(frames: dict[str, Any], source: Path, digest: str) -> None:
     import mlflow.data
 
     for split, frame in frames.items():
-        dataset = mlflow.data.from_pandas(frame, source=Path(source).resolve().as_uri(), name=f"corpus-{split}", digest=digest[:16])
+        dataset = mlflow.data.from_pandas(frame, source=Path(source).resolve().as_uri(), name=f"corpus-{split}",
+                                          digest=digest[:16])
         mlflow.log_input(dataset, context=split)
     mlflow.set_tag("corpus.sha256", digest)
 
@@ -129,7 +130,7 @@ class Promotion:
 
 
 def promote(name: str, version: str | None = None, metric: str = PROMOTION_METRIC) -> Promotion:
-    """Move the ``champion`` alias to ``version`` (default: the ``candidate``) if its ``metric`` is at least the champion's."""
+    """Move ``champion`` to ``version`` (default: the ``candidate``) if its ``metric`` is at least the champion's."""
     client = MlflowClient()
     try:
         version = version or str(client.get_model_version_by_alias(name, CANDIDATE).version)

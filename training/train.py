@@ -61,6 +61,7 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
         else:
             dev_scores, test_scores, thresholds = fit_baseline(cfg, labels, splits)
         dev_report = evaluate(dev_scores, splits["dev"].gold, thresholds, labels, splits["dev"].doc_ids)
+        log_real_dev(dev_scores, splits["dev"], thresholds, labels)
         test_report = evaluate(test_scores, splits["test"].gold, thresholds, labels, splits["test"].doc_ids)
         log_evaluation(labels, thresholds, dev_report, test_report, test_scores, splits["test"].gold)
         version = None
@@ -82,8 +83,12 @@ def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     splits = {}
     for name, cap in caps.items():
         part = data[name].select(range(min(cap, len(data[name])))) if cap else data[name]
-        splits[name] = Split(part["text"], np.array(part["target"], dtype=np.float32).reshape(len(part), len(labels)),
-                             part["doc_id"])
+        gold = np.array(part["target"], dtype=np.float32).reshape(len(part), len(labels))
+        splits[name] = Split(part["text"], gold, part["doc_id"], part["source"])
+    repeat = cfg.data.real_text_repeat
+    train = splits["train"]
+    rows = [i for i, source in enumerate(train.sources) for _ in range(repeat if source != "written" else 1)]
+    splits["train"] = train.select(rows)
     return splits
 
 
@@ -138,6 +143,16 @@ def fit_baseline(cfg: RunConfig, labels: tuple[str, ...],
     return dev_scores, test_scores, thresholds
 
 
+def log_real_dev(scores: np.ndarray, dev: Split, thresholds: dict[str, float], labels: tuple[str, ...]) -> None:
+    """Dev metrics on real news alone (``devreal_*``): the closest thing to the test split for model choice."""
+    rows = [i for i, source in enumerate(dev.sources) if source != "written"]
+    if rows:
+        real = dev.select(rows)
+        report = evaluate(scores[rows], real.gold, thresholds, labels, real.doc_ids)
+        tracking.log_metrics(report.to_metrics("devreal"))
+        tracking.log_text(report.to_markdown("dev split, real news only"), "reports/dev_real.md")
+
+
 def log_evaluation(labels: tuple[str, ...], thresholds: dict[str, float], dev: Report, test: Report,
                    test_scores: np.ndarray, test_gold: np.ndarray) -> None:
     """Final metrics, reports (JSON and Markdown) and plots."""
@@ -167,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the MLflow run is marked KILLED; continue from the last finished epoch "
+              "with the same command and --resume", file=sys.stderr)
+        return 130
     print(result.test.to_markdown(f"{cfg.name}: test split"))
     print(f"run {result.run_id} finished in {result.seconds / 60:.1f} min")
     if result.model_dir:

@@ -17,3 +17,14 @@ def test_matches_the_codebook():
     codebook = (ROOT / "data" / "CODEBOOK.md").read_text(encoding="utf-8")
     defined = re.findall(r"^## `(\w+)`", codebook, flags=re.MULTILINE)
     assert tuple(defined) == TAXONOMY.ids
+
+
+def test_inference_imports_without_training_dependencies():
+    """DESIGN: `inference` must import without mlflow, datasets or scikit-learn."""
+    import subprocess
+    import sys
+
+    code = ("import sys, inference; bad = [m for m in ('mlflow', 'datasets', 'sklearn', 'training') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,8 +1,8 @@
 import numpy as np
 
+from inference.taxonomy import TAXONOMY
 from training.baselines import KEYWORDS, KeywordRules, TfidfLogReg
 from training.config import BaselineConfig
-from inference.taxonomy import TAXONOMY
 
 
 def test_every_label_has_a_rule():

@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
 
-from training.config import ConfigError, flatten, load_config
 from tests.conftest import ROOT
+from training.config import ConfigError, flatten, load_config
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -22,7 +23,7 @@ def test_overrides_use_dotted_keys():
 
 def test_config_is_frozen():
     cfg = load_config(ROOT / "configs/tiny.yaml")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.seed = 1
 
 

@@ -21,6 +21,14 @@ def test_sentence_and_document_metrics():
     assert "test_f1_arms_deal" in report.to_metrics("test")
 
 
+def test_macro_skips_labels_without_gold_positives():
+    scores = np.array([[0.9, 0.1], [0.1, 0.1]])
+    gold = np.array([[1, 0], [0, 0]])
+    report = evaluate(scores, gold, {"state_visit": 0.5, "arms_deal": 0.5}, LABELS, ["a", "b"])
+    assert report.macro_f1 == pytest.approx(1.0)
+    assert "| `arms_deal` * | n/a |" in report.to_markdown("x")
+
+
 def test_decide_uses_thresholds_inclusively():
     decided = decide(np.array([[0.5, 0.49]]), {"state_visit": 0.5, "arms_deal": 0.5}, LABELS)
     assert decided.tolist() == [[1, 0]]
