@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         order = torch.randperm(len(train.texts), generator=generator).tolist()
         model.train()
         losses = []
-        bar = tqdm(range(0, len(order), tc.batch_size), desc=f"epoch {epoch}/{tc.epochs}", unit="batch")
+        bar = tqdm(range(0, len(order), tc.batch_size), desc=f"epoch {epoch}/{tc.epochs}", unit="batch",
+                   mininterval=0.2 if sys.stderr.isatty() else 30)  # logs get a line every 30 s, not every batch
         for first in bar:
             rows = order[first : first + tc.batch_size]
             batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
@@ -117,12 +119,13 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
                "dev_micro_f1": dev_report.micro_f1, "learning_rate": scheduler.get_last_lr()[0]}
         state["history"].append(row)
         on_epoch(row)
-        print(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev macro-F1 {row['dev_macro_f1']:.4f}")
         if dev_report.macro_f1 > state["best_score"]:
             state.update(best_epoch=epoch, best_score=dev_report.macro_f1,
                          best_weights={k: v.detach().clone() for k, v in model.state_dict().items()})
         state["epoch"] = epoch
         _save(checkpoint, cfg, state, model, optimizer, scheduler)
+        print(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev macro-F1 {row['dev_macro_f1']:.4f} "
+              f"(checkpoint saved)")
         if epoch - state["best_epoch"] >= tc.patience:
             print(f"early stop: no dev macro-F1 gain for {tc.patience} epochs (best epoch {state['best_epoch']})")
             break

@@ -36,6 +36,8 @@ def build_model(cfg: ModelConfig, labels: tuple[str, ...], texts: list[str], see
     """Return ``(model, tokenizer)`` for multi-label classification over ``labels``.
 
     ``texts`` trains the tokenizer of the ``tiny-random`` encoder and is ignored otherwise.
+    ``seed`` fixes the random initial weights (the whole tiny model, or the new
+    classification head on top of a pretrained encoder), so a config reproduces its run.
     """
     configure_offline()
     import torch
@@ -47,8 +49,8 @@ def build_model(cfg: ModelConfig, labels: tuple[str, ...], texts: list[str], see
         "label2id": {label: i for i, label in enumerate(labels)},
         "problem_type": "multi_label_classification",
     }
+    torch.manual_seed(seed)
     if cfg.encoder == "tiny-random":
-        torch.manual_seed(seed)
         return tiny_random_model(label_maps, cfg.dropout), tiny_tokenizer(texts)
     path = encoder_path(cfg.encoder)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -58,19 +60,31 @@ def build_model(cfg: ModelConfig, labels: tuple[str, ...], texts: list[str], see
 
 
 def tiny_tokenizer(texts: list[str]) -> Any:
-    """A lower-casing WordPiece tokenizer trained on ``texts`` in well under a second."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A lower-casing WordPiece tokenizer whose vocabulary is built from ``texts``.
+
+    The vocabulary is counted and sorted here (special tokens, every character alone and as a
+    ``##`` continuation, then the most frequent words), because the library's WordPiece trainer
+    breaks frequency ties differently from run to run and a seeded run must repeat exactly.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(texts or ["empty"], trainers.WordPieceTrainer(vocab_size=TINY_VOCAB_SIZE,
-                                                                                special_tokens=special))
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    words: Counter = Counter()
+    for text in texts:
+        words.update(word for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({char for word in words for char in word})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{char}" for char in chars)]
+    room = max(0, TINY_VOCAB_SIZE - len(vocab))
+    vocab += [word for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])) if len(word) > 1][:room]
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = splitter
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -167,6 +168,20 @@ def log_evaluation(labels: tuple[str, ...], thresholds: dict[str, float], dev: R
     tracking.log_figure(confusion_grid(test_gold.astype(int), predicted, labels), "plots/test_confusion.png")
 
 
+def _interrupt_on_signals() -> None:
+    """Make Ctrl-C and ``kill`` (SIGTERM) raise KeyboardInterrupt, so the run ends KILLED.
+
+    A process started in the background by a script inherits an *ignored* SIGINT, and
+    SIGTERM would end Python without unwinding; both would leave the MLflow run RUNNING.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description="Train one config.")
     parser.add_argument("--config", required=True, help="a YAML file in configs/")
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a config value, e.g. --set train.learning_rate=3e-5 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     args = parser.parse_args(argv)
+    _interrupt_on_signals()
     configure_offline()
     configure_project_caches(Path.cwd())
     try:

@@ -51,3 +51,13 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, capsys):
     assert [row["epoch"] for row in result.history] == [1, 2]
     assert result.history[0] == seen[0]
     assert not checkpoint.exists()  # removed once the run completes
+
+
+def test_same_config_reproduces_the_run(tmp_path):
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=2"])
+    split = _splits()
+    histories = []
+    for _ in range(2):
+        model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
+        histories.append(fit(model, tokenizer, split, split, LABELS, cfg).history)
+    assert histories[0] == histories[1]
