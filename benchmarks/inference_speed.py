@@ -21,6 +21,17 @@ from inference import load_classifier
 from training.corpus import load_records
 
 
+def cpu_name() -> str:
+    """The processor's model name, from /proc/cpuinfo where there is one."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="artifacts/default")
@@ -45,7 +56,7 @@ def main() -> None:
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}",
+        "machine": f"{cpu_name()} ({platform.machine()}), {torch.get_num_threads()} torch threads",
         "model": args.model,
         "sentences": len(texts),
         "sentences_per_second": round(len(texts) / seconds, 1),
