@@ -43,7 +43,7 @@ def join_passage(sentences: list[str]) -> str:
     return text
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -57,12 +57,12 @@ def _read_jsonl(path: Path) -> list[dict]:
 def voa_records(data: Path = DATA) -> list[Record]:
     """Every sentence of every VOA story with its final labels (split not yet assigned)."""
     labels = {row["id"]: row["labels"] for path in sorted((data / "annotation").glob("voa_labels_*.jsonl"))
-              for row in _read_jsonl(path)}
+              for row in read_jsonl(path)}
     adjudication = data / "annotation" / "adjudication.jsonl"
     if adjudication.exists():
-        labels.update({row["id"]: row["labels"] for row in _read_jsonl(adjudication)})
+        labels.update({row["id"]: row["labels"] for row in read_jsonl(adjudication)})
     records = []
-    for story in _read_jsonl(data / "raw" / "voa_stories.jsonl"):
+    for story in read_jsonl(data / "raw" / "voa_stories.jsonl"):
         for position, span in enumerate(split_sentences(story["text"])):
             sentence_id = f"voa-{story['id']}-{position:03d}"
             if sentence_id not in labels:
@@ -78,7 +78,7 @@ def seed_records(seeds: Path = SEEDS) -> list[Record]:
     for gold_path in sorted(seeds.glob("*.labels.jsonl")):
         text = gold_path.with_name(gold_path.name.replace(".labels.jsonl", ".txt")).read_text(encoding="utf-8")
         spans = split_sentences(text)
-        gold = _read_jsonl(gold_path)
+        gold = read_jsonl(gold_path)
         if [(g["start"], g["end"]) for g in gold] != [(s.start, s.end) for s in spans]:
             raise CorpusError(f"{gold_path}: offsets do not match the sentence splitter's")
         doc_id = gold[0]["doc_id"]
@@ -91,7 +91,7 @@ def written_records(data: Path = DATA) -> list[Record]:
     """Written passages' sentences, checked to split back exactly as written."""
     records = []
     for path in sorted((data / "annotation").glob("written_*.jsonl")):
-        for passage in _read_jsonl(path):
+        for passage in read_jsonl(path):
             texts = [s["text"].strip() for s in passage["sentences"]]
             if [span.text for span in split_sentences(join_passage(texts))] != texts:
                 raise CorpusError(f"{path}: passage {passage['doc_id']} does not split back into its sentences")
@@ -105,7 +105,7 @@ def build(out: Path, data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
     """Merge all sources, assign splits from ``splits.json``, write ``out`` and re-validate it."""
     splits = json.loads((data / "splits.json").read_text(encoding="utf-8"))
     split_of = {doc: split for split in ("test", "dev") for doc in splits[split]}
-    excluded = {row["id"]: row["reason"] for row in _read_jsonl(data / "annotation" / "excluded.jsonl")}
+    excluded = {row["id"]: row["reason"] for row in read_jsonl(data / "annotation" / "excluded.jsonl")}
     records = [
         Record(**{**r.__dict__, "split": split_of.get(r.doc_id, "train")})
         for r in voa_records(data) + seed_records(seeds) + written_records(data)

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from inference.taxonomy import TAXONOMY
 from training.corpus import SPLITS, Record, load_records
+from training.corpus_build import read_jsonl
 
 BEGIN, END = "<!-- stats:begin -->", "<!-- stats:end -->"
 SOURCES = ("voa", "seed", "written")
@@ -78,12 +78,10 @@ def cooccurrence_table(records: list[Record]) -> str:
 
 def agreement_table(annotation: Path = ANNOTATION) -> str:
     """Cohen's kappa per label between the first pass and the blind second pass."""
-    first = {}
-    for path in annotation.glob("voa_labels_*.jsonl"):
-        first.update({row["id"]: set(row["labels"]) for row in map(json.loads, path.read_text().splitlines())})
-    second = {}
-    for path in annotation.glob("second_pass_labels_*.jsonl"):
-        second.update({row["id"]: set(row["labels"]) for row in map(json.loads, path.read_text().splitlines())})
+    first = {row["id"]: set(row["labels"]) for path in annotation.glob("voa_labels_*.jsonl")
+             for row in read_jsonl(path)}
+    second = {row["id"]: set(row["labels"]) for path in annotation.glob("second_pass_labels_*.jsonl")
+              for row in read_jsonl(path)}
     ids = sorted(set(first) & set(second))
     if not ids:
         return "(no second-pass labels found)"

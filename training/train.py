@@ -28,7 +28,7 @@ from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
-from training.loop import FitResult, Split, fit
+from training.loop import FitResult, Split, fit, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 
@@ -116,14 +116,12 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
                  on_epoch=lambda row: tracking.log_metrics({k: v for k, v in row.items() if k != "epoch"},
                                                            step=int(row["epoch"])),
                  resume=resume)
-    untuned = ArtifactMeta(labels=labels, thresholds=dict.fromkeys(labels, 0.5), max_length=cfg.model.max_length)
-    save_artifact(cfg.model_dir, model, tokenizer, untuned)
-    # Everything below scores through the saved directory, exactly as it will be served.
-    dev_scores = load_classifier(cfg.model_dir).score(splits["dev"].texts, cfg.train.eval_batch_size)
+    dev_scores = score(model, tokenizer, labels, cfg, splits["dev"].texts)  # the serving classifier, in memory
     thresholds = tune_thresholds(dev_scores, splits["dev"].gold, labels)
     meta = ArtifactMeta(labels=labels, thresholds=thresholds, max_length=cfg.model.max_length,
                         mlflow_run_id=run_id, encoder=cfg.model.encoder)
     save_artifact(cfg.model_dir, model, tokenizer, meta)
+    # The test split is scored through the saved directory, exactly as it will be served.
     test_scores = load_classifier(cfg.model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
     return dev_scores, test_scores, thresholds, fitted
 
