@@ -18,7 +18,7 @@ from datetime import date
 import torch
 
 from inference import load_classifier
-from training.corpus import load_records
+from training.corpus import ensure_built, load_records
 
 
 def cpu_name() -> str:
@@ -35,13 +35,13 @@ def cpu_name() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="artifacts/default")
-    parser.add_argument("--corpus", default="data/corpus.jsonl")
+    parser.add_argument("--corpus", default="build/corpus.jsonl")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clf = load_classifier(args.model)
-    texts = [r.text for r in load_records(args.corpus) if r.split == "test"]
+    texts = [r.text for r in load_records(ensure_built(args.corpus)) if r.split == "test"]
     clf.score(texts[:64])  # warm-up
     started = time.perf_counter()
     clf.score(texts, batch_size=args.batch_size)

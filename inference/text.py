@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sentencex
 
-NORMALIZATION_VERSION = "1"
+NORMALIZATION_VERSION = "2"
 
 # sentencex is rule based; it needs only a language code. English is the corpus language,
 # and its rules still segment other scripts sensibly (no error, just coarser sentences).
@@ -59,28 +59,35 @@ def split_sentences(text: str) -> list[Span]:
         Span(text='Both sides met.', start=14, end=29)
     """
     spans: list[Span] = []
-    offset = 0
-    while offset < len(text):
-        chunk_end = _chunk_end(text, offset)
-        chunk = text[offset:chunk_end]
-        for boundary in sentencex.get_sentence_boundaries(_LANGUAGE, chunk):
-            spans.extend(_trimmed_pieces(text, offset + boundary["start_index"], offset + boundary["end_index"]))
-        offset = chunk_end
+    # Every line break ends a sentence: official texts, resolutions and pasted articles put
+    # one clause or paragraph a line, often with no full stop ("Whereas ...;"), and
+    # sentencex alone only breaks at blank lines.
+    for line in _LINE.finditer(text):
+        offset, line_end = line.start(), line.end()
+        while offset < line_end:
+            chunk_end = _chunk_end(text, offset, line_end)
+            chunk = text[offset:chunk_end]
+            for boundary in sentencex.get_sentence_boundaries(_LANGUAGE, chunk):
+                spans.extend(_trimmed_pieces(text, offset + boundary["start_index"], offset + boundary["end_index"]))
+            offset = chunk_end
     return spans
 
 
+_LINE = re.compile(r"[^\n\r\u2028\u2029\x85]+")
+
+
 # Long documents are handed to the splitter in chunks, so its memory stays bounded
-# whatever the input's size. Chunks end at a line break, else after a full stop, else at a
+# whatever the input's size. Chunks end at a line end, else after a full stop, else at a
 # space, so a cut rarely falls inside a sentence.
 _CHUNK_CHARS = 50_000
 
 
-def _chunk_end(text: str, offset: int) -> int:
-    """Where the chunk that starts at ``offset`` should end."""
+def _chunk_end(text: str, offset: int, end: int) -> int:
+    """Where the chunk that starts at ``offset`` (in a line ending at ``end``) should end."""
     limit = offset + _CHUNK_CHARS
-    if limit >= len(text):
-        return len(text)
-    for separator in ("\n", ". ", " "):
+    if limit >= end:
+        return end
+    for separator in (". ", " "):
         cut = text.rfind(separator, offset + _CHUNK_CHARS // 2, limit)
         if cut != -1:
             return cut + len(separator)

@@ -26,6 +26,14 @@ TOKENIZER_TEXTS = [
 configure_offline()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def built_corpus() -> Path:
+    """The labelled corpus, built once from data/annotation and ../shared/data before any test needs it."""
+    from training.corpus import ensure_built
+
+    return ensure_built()
+
+
 def make_model_dir(directory: Path, thresholds: dict[str, float] | None = None, max_length: int = 32) -> Path:
     """Save a tiny random model with all nine labels to ``directory`` and return it."""
     labels = TAXONOMY.ids

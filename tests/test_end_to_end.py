@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        cfg = load_config(ROOT / "configs/tiny.yaml", [f"data.corpus={ROOT / 'data/corpus.jsonl'}"])
+        cfg = load_config(ROOT / "configs/tiny.yaml", [f"data.corpus={ROOT / 'build/corpus.jsonl'}"])
         result = train(cfg, ROOT / "configs/tiny.yaml")
         uri = f"sqlite:///{folder / 'mlflow.db'}"
         mp.setenv("MLFLOW_TRACKING_URI", uri)

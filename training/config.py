@@ -29,7 +29,8 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    corpus: Path = Path("data/corpus.jsonl")
+    # The default corpus is built on demand from data/annotation and ../shared/data.
+    corpus: Path = Path("build/corpus.jsonl")
     # A subset of the taxonomy's ids, e.g. only the three requested types; None means all.
     labels: tuple[str, ...] | None = None
     # Caps for quick runs (tests, smoke checks); None uses every sentence of the split.

@@ -26,7 +26,7 @@ from inference.load import load_classifier
 from training import tracking
 from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
-from training.corpus import CorpusError, fingerprint, load_dataset_dict
+from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
 from training.loop import FitResult, Split, fit, score
 from training.model import build_model
@@ -62,7 +62,6 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
         else:
             dev_scores, test_scores, thresholds = fit_baseline(cfg, labels, splits)
         dev_report = evaluate(dev_scores, splits["dev"].gold, thresholds, labels, splits["dev"].doc_ids)
-        log_real_dev(dev_scores, splits["dev"], thresholds, labels)
         test_report = evaluate(test_scores, splits["test"].gold, thresholds, labels, splits["test"].doc_ids)
         log_evaluation(labels, thresholds, dev_report, test_report, test_scores, splits["test"].gold)
         version = None
@@ -77,7 +76,7 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
 
 def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     """The corpus's train/dev/test splits, capped for quick runs, train shuffled by the seed."""
-    data = load_dataset_dict(cfg.data.corpus, labels)
+    data = load_dataset_dict(ensure_built(cfg.data.corpus), labels)
     data["train"] = data["train"].shuffle(seed=cfg.seed)
     caps = {"train": cfg.data.max_train_sentences, "dev": cfg.data.max_eval_sentences,
             "test": cfg.data.max_eval_sentences}
@@ -140,16 +139,6 @@ def fit_baseline(cfg: RunConfig, labels: tuple[str, ...],
     else:
         thresholds = tune_thresholds(dev_scores, splits["dev"].gold, labels)
     return dev_scores, test_scores, thresholds
-
-
-def log_real_dev(scores: np.ndarray, dev: Split, thresholds: dict[str, float], labels: tuple[str, ...]) -> None:
-    """Dev metrics on real news alone (``devreal_*``): the closest thing to the test split for model choice."""
-    rows = [i for i, source in enumerate(dev.sources) if source != "written"]
-    if rows:
-        real = dev.select(rows)
-        report = evaluate(scores[rows], real.gold, thresholds, labels, real.doc_ids)
-        tracking.log_metrics(report.to_metrics("devreal"))
-        tracking.log_text(report.to_markdown("dev split, real news only"), "reports/dev_real.md")
 
 
 def log_evaluation(labels: tuple[str, ...], thresholds: dict[str, float], dev: Report, test: Report,

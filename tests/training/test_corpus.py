@@ -1,19 +1,25 @@
-"""The corpus loader's validation, and the corpus targets of the data card, checked on the real data."""
+"""The corpus: the loader's validation, the stand-off build, and the corpus targets checked on the real data."""
 
 import json
-from collections import Counter
+import random
+import subprocess
+from collections import Counter, defaultdict
 
 import pytest
 
 from inference.taxonomy import TAXONOMY
 from inference.text import split_sentences
 from tests.conftest import ROOT
-from training.corpus import CorpusError, load_dataset_dict, load_records, near_duplicate_pairs
-from training.corpus_build import join_passage
+from training.corpus import CORPUS, CorpusError, load_dataset_dict, load_records
+from training.corpus.build import join_passage, real_records
+from training.corpus.dedup import THRESHOLD, comparable, near_duplicate_pairs
+from training.corpus.sources import doc_key, documents
+from training.corpus.standoff import STANDOFF, read_standoff, sentence_spans
+from training.corpus.style import style_table
 
-CORPUS = ROOT / "data" / "corpus.jsonl"
 GOOD = {"id": "x-1", "doc_id": "x", "position": 0, "text": "Talks began.", "labels": ["diplomatic_talks"],
         "source": "written", "split": "train"}
+NEW_REAL = ("statedept_pr", "kremlin_news", "wikinews", "uscongress_resolutions", "state_milestones")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def _write(tmp_path, *rows):
         ({**GOOD, "position": "first"}, "field 'position' should be int"),
         ({**GOOD, "split": "holdout"}, "split 'holdout'"),
         ({**GOOD, "text": "  "}, "empty text"),
-        ({**GOOD, "source": "reuters"}, "source 'reuters'"),
+        ({**GOOD, "source": "reuters"}, "source 'reuters' is not one of"),
         ({**GOOD, "extra": 1}, "unknown field"),
     ],
 )
@@ -60,51 +66,114 @@ def test_dataset_dict_has_multi_hot_targets(records):
     assert len(first["target"]) == 9 and set(first["target"]) <= {0.0, 1.0}
 
 
-def test_label_targets(records):
-    positives = Counter(label for r in records for label in r.labels)
+def test_a_changed_source_is_an_error_naming_the_document(tmp_path, monkeypatch):
+    shared = tmp_path / "shared" / "data"
+    (shared / "real").mkdir(parents=True)
+    for path in (ROOT.parent / "shared" / "data").rglob("*.jsonl"):
+        target = shared / path.relative_to(ROOT.parent / "shared" / "data")
+        target.write_bytes(path.read_bytes())
+    stories = [json.loads(line) for line in (shared / "voa_stories.jsonl").read_text().splitlines()]
+    stories[0]["text"] = "Changed. " + stories[0]["text"]
+    (shared / "voa_stories.jsonl").write_text("".join(json.dumps(s) + "\n" for s in stories))
+    monkeypatch.setenv("DIPLOMATIC_EVENTS_SHARED", str(tmp_path / "shared"))
+    documents.cache_clear()
+    try:
+        with pytest.raises(CorpusError, match=rf"document 'voa-{stories[0]['id']}' at text\[\d+:\d+\] has changed"):
+            real_records()
+    finally:
+        documents.cache_clear()
+
+
+def test_missing_sources_say_where_they_are_expected(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIPLOMATIC_EVENTS_SHARED", str(tmp_path / "nowhere"))
+    documents.cache_clear()
+    try:
+        with pytest.raises(CorpusError, match="the source texts are not there"):
+            real_records()
+    finally:
+        documents.cache_clear()
+
+
+def test_every_annotated_document_is_annotated_whole():
+    for path in sorted((ROOT / STANDOFF).glob("*.jsonl")):
+        by_doc = defaultdict(list)
+        for row in read_standoff(path):
+            by_doc[row.doc_id].append(row)
+        for doc_id, rows in by_doc.items():
+            doc = documents(path.stem)[doc_key(path.stem, doc_id)]
+            with_title = rows[0].field == "title"
+            expected = [(i, f, s, e) for i, f, s, e, _ in sentence_spans(doc, doc_id, with_title)]
+            assert [(r.id, r.field, r.start, r.end) for r in rows] == expected, doc_id
+
+
+def test_real_text_at_scale_and_every_wikinews_article(records):
+    new = [r for r in records if r.source in NEW_REAL]
+    assert len(new) >= 10_000
+    annotated = {r.doc_id for r in records if r.source == "wikinews"}
+    assert annotated == set(documents("wikinews"))
+
+
+def test_test_and_dev_are_real_text_by_whole_document(records):
+    held_out = [r for r in records if r.split != "train"]
+    assert all(r.is_real for r in held_out)
+    for split, minimum in (("test", 150), ("dev", 100)):
+        new_docs = {r.doc_id for r in records if r.split == split and r.source in NEW_REAL}
+        assert len(new_docs) >= minimum, split
+    first_test = json.loads((ROOT / "data/splits.json").read_text())["test"]
+    assert {"seed-000", "voa-8010842"} <= set(first_test)
+
+
+def test_every_label_has_real_positives_in_each_split(records):
+    real = Counter((label, r.split) for r in records if r.is_real for label in r.labels)
     for label in TAXONOMY.ids:
-        assert positives[label] >= 200, label
-    assert sum(not r.labels for r in records) >= 1500
+        total = sum(real[(label, split)] for split in ("train", "dev", "test"))
+        assert real[(label, "train")] > 0 and real[(label, "dev")] > 0, label
+        if total >= 60:
+            assert real[(label, "test")] >= 30, (label, real[(label, "test")])
 
 
-def test_test_split_is_real_text_with_enough_stories(records):
-    test = [r for r in records if r.split == "test"]
-    assert {r.source_kind for r in test} == {"voa", "seed"}
-    assert len({r.doc_id for r in test if r.source_kind == "voa"}) >= 12
-    dev_kinds = {r.source_kind for r in records if r.split == "dev"}
-    assert dev_kinds == {"voa", "written"}
+def test_no_near_duplicates_across_splits(records):
+    keep = comparable([r.text for r in records], [r.doc_id for r in records])
+    pairs = near_duplicate_pairs([records[k].text for k in keep], THRESHOLD)
+    crossing = [(records[keep[i]].id, records[keep[j]].id) for i, j, _ in pairs
+                if records[keep[i]].split != records[keep[j]].split]
+    assert crossing == []
 
 
-def test_no_exact_or_near_duplicates(records):
-    texts = [r.text for r in records]
-    normalised = Counter(" ".join(t.lower().split()) for t in texts)
-    assert [t for t, n in normalised.items() if n > 1] == []
-    pairs = near_duplicate_pairs(texts, threshold=0.6)
-    assert [(records[i].id, records[j].id, s) for i, j, s in pairs] == []
-
-
-def test_voa_sentences_are_the_serving_splitters_output(records):
-    stories = {json.loads(line)["id"]: json.loads(line)["text"]
-               for line in (ROOT / "data/raw/voa_stories.jsonl").read_text().splitlines()}
-    by_doc = {}
+def test_written_items_split_back_and_meet_the_style_targets(records):
+    by_doc = defaultdict(list)
     for r in records:
-        if r.source_kind == "voa":
-            by_doc.setdefault(r.doc_id, []).append(r.text)
-    excluded = {json.loads(line)["id"] for line in (ROOT / "data/annotation/excluded.jsonl").read_text().splitlines()}
-    assert len(by_doc) == 45
-    for doc_id, texts in by_doc.items():
-        spans = split_sentences(stories[doc_id.removeprefix("voa-")])
-        assert texts == [s.text for i, s in enumerate(spans) if f"{doc_id}-{i:03d}" not in excluded]
-
-
-def test_written_passages_split_back_into_their_sentences(records):
-    by_doc = {}
-    for r in records:
-        if r.source_kind == "written":
-            by_doc.setdefault(r.doc_id, []).append(r.text)
+        if not r.is_real:
+            by_doc[r.doc_id].append(r.text)
+    assert by_doc
     for texts in by_doc.values():
-        assert 2 <= len(texts) <= 6
         assert [s.text for s in split_sentences(join_passage(texts))] == texts
+    _, missed = style_table(records)
+    assert missed == []
+
+
+def test_every_record_keeps_its_credit_line(records):
+    assert all(r.licence for r in records)
+    assert {r.licence for r in records if r.source == "kremlin_news"} == {
+        documents("kremlin_news")[r.doc_id].licence for r in records if r.source == "kremlin_news"}
+
+
+def test_no_source_text_is_committed():
+    rng = random.Random(3)
+    probes = []
+    for source in ("voa", *NEW_REAL):
+        docs = list(documents(source).values())
+        for doc in rng.sample(docs, min(40, len(docs))):
+            probes += [s.text[:70] for s in split_sentences(doc.text) if len(s.text) > 80][:2]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    leaks = []
+    for name in tracked:
+        path = ROOT / name
+        if path.is_file() and path.suffix in {".jsonl", ".json", ".md", ".py", ".txt", ".ipynb", ".yaml"}:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            leaks += [(name, p) for p in probes if p in text]
+    # The seed article is the project's own seed (seeds/), not a source under ../shared/data.
+    assert [leak for leak in leaks if not leak[0].startswith("seeds/")] == []
 
 
 def test_seed_gold_matches_the_corpus_and_the_text(records):

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 def test_signal_ends_run_killed(tmp_path, signum):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     command = [sys.executable, "-u", "-m", "training.train", "--config", str(ROOT / "configs/tiny.yaml"),
-               "--set", f"data.corpus={ROOT / 'data/corpus.jsonl'}", "--set", "train.epochs=200",
+               "--set", f"data.corpus={ROOT / 'build/corpus.jsonl'}", "--set", "train.epochs=200",
                "--set", "train.patience=200", "--set", f"output_dir={tmp_path / 'artifacts'}",
                "--set", f"checkpoint_dir={tmp_path / 'checkpoints'}"]
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}

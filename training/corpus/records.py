@@ -1,18 +1,14 @@
 """The labelled corpus: one JSON Lines record per sentence, validated on every load.
 
-Record fields: ``id``, ``doc_id``, ``position`` (sentence index in its document), ``text``,
-``labels`` (label ids; ``[]`` = none), ``source`` (``voa:<story id>``, ``seed`` or
-``written``), ``url`` (for VOA and the seed) and ``split`` (train, dev or test). Splits are
-assigned by whole document. A bad record stops the load with its file, line and reason:
-nothing is dropped silently.
-
-Command line (``python -m training.corpus``): ``split`` chooses the test and dev documents
-once (``data/splits.json``, kept under version control); ``build`` merges the annotation files into
-``data/corpus.jsonl``; ``stats`` prints (or, with ``--write``, puts into the data card)
-the tables of counts, co-occurrence and agreement; ``check`` validates.
+Record fields: ``id``, ``doc_id``, ``position`` (sentence index in its document; the title,
+when labelled, is position 0), ``text``, ``labels`` (label ids; ``[]`` = none), ``source``
+(one of :data:`SOURCES`), ``split`` (train, dev or test), ``url`` and ``licence`` (the
+credit line of the source). Splits are assigned by whole document. A bad record stops the
+load with its file, line and reason: nothing is dropped silently.
 
 Example:
-    >>> records = load_records("data/corpus.jsonl")
+    >>> from training.corpus import ensure_built
+    >>> records = load_records(ensure_built())
     >>> sorted({r.split for r in records})
     ['dev', 'test', 'train']
 """
@@ -21,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +25,10 @@ from typing import Any
 from inference.taxonomy import TAXONOMY
 
 SPLITS = ("train", "dev", "test")
-_SOURCE = re.compile(r"^(voa:\d+|seed|written)$")
+# Where each sentence comes from: the real sources in ``../shared/data`` (see
+# ``training.corpus.sources``), the seed article, and the passages the project wrote.
+REAL_SOURCES = ("voa", "statedept_pr", "kremlin_news", "wikinews", "uscongress_resolutions", "state_milestones")
+SOURCES = (*REAL_SOURCES, "seed", "written")
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "doc_id": str,
@@ -58,11 +56,12 @@ class Record:
     source: str
     split: str
     url: str | None = None
+    licence: str | None = None
 
     @property
-    def source_kind(self) -> str:
-        """``voa``, ``seed`` or ``written``: the part of ``source`` before any colon."""
-        return self.source.split(":", 1)[0]
+    def is_real(self) -> bool:
+        """True for text someone else published (news, statements, resolutions, essays, the seed)."""
+        return self.source != "written"
 
     def to_json(self) -> str:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -114,7 +113,7 @@ def _parse(line: str, where: str) -> Record:
             raise CorpusError(f"{where}: missing field {name!r}")
         if not isinstance(data[name], kind) or isinstance(data[name], bool):
             raise CorpusError(f"{where}: field {name!r} should be {kind.__name__}")
-    unknown = set(data) - set(_FIELDS) - {"url"}
+    unknown = set(data) - set(_FIELDS) - {"url", "licence"}
     if unknown:
         raise CorpusError(f"{where}: unknown field(s) {sorted(unknown)}")
     if not data["text"].strip():
@@ -126,8 +125,8 @@ def _parse(line: str, where: str) -> Record:
         raise CorpusError(f"{where}: a label is listed twice")
     if data["split"] not in SPLITS:
         raise CorpusError(f"{where}: split {data['split']!r} is not one of {', '.join(SPLITS)}")
-    if not _SOURCE.match(data["source"]):
-        raise CorpusError(f"{where}: source {data['source']!r} is not voa:<story id>, seed or written")
+    if data["source"] not in SOURCES:
+        raise CorpusError(f"{where}: source {data['source']!r} is not one of {', '.join(SOURCES)}")
     return Record(
         id=data["id"],
         doc_id=data["doc_id"],
@@ -137,7 +136,21 @@ def _parse(line: str, where: str) -> Record:
         source=data["source"],
         split=data["split"],
         url=data.get("url"),
+        licence=data.get("licence"),
     )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every JSON object of a JSON Lines file; a malformed line is a ``CorpusError`` with its number."""
+    rows = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise CorpusError(f"{path}:{number}: malformed JSON ({exc.msg})") from exc
+    return rows
 
 
 def fingerprint(path: str | Path) -> str:
@@ -166,77 +179,8 @@ def load_dataset_dict(path: str | Path, label_ids: tuple[str, ...]) -> Any:
                 "id": record.id,
                 "doc_id": record.doc_id,
                 "text": record.text,
-                "source": record.source_kind,
+                "source": record.source,
                 "target": multi_hot(record.labels, label_ids),
             }
         )
     return datasets.DatasetDict({split: datasets.Dataset.from_list(by_split[split]) for split in SPLITS})
-
-
-def word_trigrams(text: str) -> frozenset[tuple[str, ...]]:
-    """Lower-cased word trigrams, the unit of the near-duplicate check."""
-    words = re.findall(r"\w+", text.lower())
-    return frozenset(tuple(words[i : i + 3]) for i in range(len(words) - 2))
-
-
-def near_duplicate_pairs(texts: list[str], threshold: float = 0.6) -> list[tuple[int, int, float]]:
-    """Pairs ``(i, j, jaccard)`` of texts whose word-trigram Jaccard similarity exceeds ``threshold``.
-
-    Only pairs that share a trigram are compared, so this stays fast on thousands of texts.
-
-    Example:
-        >>> near_duplicate_pairs(["the visit to Hanoi went well", "the visit to Hanoi went well today", "no"])
-        [(0, 1, 0.8)]
-    """
-    grams = [word_trigrams(text) for text in texts]
-    index: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i, gram_set in enumerate(grams):
-        for gram in gram_set:
-            index[gram].append(i)
-    shared: dict[tuple[int, int], int] = defaultdict(int)
-    for holders in index.values():
-        for a in range(len(holders)):
-            for b in range(a + 1, len(holders)):
-                shared[(holders[a], holders[b])] += 1
-    pairs = []
-    for (i, j), common in shared.items():
-        jaccard = common / (len(grams[i]) + len(grams[j]) - common)
-        if jaccard > threshold:
-            pairs.append((i, j, round(jaccard, 3)))
-    return sorted(pairs)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m training.corpus {build,stats,check}``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m training.corpus", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("split", "build", "stats", "check"))
-    parser.add_argument("--corpus", default="data/corpus.jsonl")
-    parser.add_argument("--write", action="store_true", help="stats: rewrite the tables in data/DATACARD.md")
-    parser.add_argument("--force", action="store_true", help="split: replace an existing data/splits.json")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "split":
-            from training.corpus_build import write_splits
-
-            write_splits(Path("data/splits.json"), force=args.force)
-        elif args.command == "build":
-            from training.corpus_build import build
-
-            build(Path(args.corpus))
-        elif args.command == "stats":
-            from training.corpus_stats import print_or_write_stats
-
-            print_or_write_stats(Path(args.corpus), write=args.write)
-        else:
-            records = load_records(args.corpus)
-            print(f"{args.corpus}: {len(records)} valid records")
-    except CorpusError as exc:
-        print(f"error: {exc}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

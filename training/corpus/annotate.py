@@ -1,0 +1,155 @@
+"""Annotation rounds: choose whole documents, hand them to annotators, import their labels as stand-off.
+
+This is maintainer tooling, kept so every round can be repeated and audited:
+
+1. :func:`select_documents` picks whole documents per source: a keyword search for the thin
+   labels (arms transfers, sanctions) chooses a share of the documents *to read*; the rest
+   are drawn at random from all documents, so the none-to-positive ratio stays realistic.
+   Keywords never assign a label.
+2. :func:`write_batches` splits the chosen documents with the serving splitter and writes
+   numbered batches (``build/annotation/batch_N.txt``) with short sentence keys
+   (``r0001.003``; ``r0001.t`` is the title), plus a blind second-pass sample of whole
+   documents, about 10.5% of the sentences.
+3. Annotators write ``{"id": key, "labels": [...], "note": ...}`` lines;
+   :func:`import_labels` turns them into ``data/annotation/standoff/<source>.jsonl`` and the
+   second pass into ``data/annotation/second_pass/real.jsonl``, checking that every sentence
+   of every chosen document got labels.
+
+Example:
+    >>> bool(THIN_LABEL_WORDS.search("approved the sale of Javelin missiles"))
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from training.corpus.records import CorpusError, read_jsonl
+from training.corpus.sources import PROJECT, documents
+from training.corpus.standoff import STANDOFF, annotate, sentence_spans, write_standoff
+
+WORK = PROJECT / "build" / "annotation"
+THIN_LABEL_WORDS = re.compile(
+    r"\b(arms|weapon\w*|missiles?|munitions|ammunition|security assistance|drawdown|military equipment|"
+    r"military-technical|howitzers?|Javelins?|Stingers?|HIMARS|military sales?|sanction\w*|embargo\w*|"
+    r"designat\w+|asset freeze|export ban|visa restrictions?)\b",
+    re.IGNORECASE,
+)
+# Per source: sentences wanted, the share chosen by the keyword search, whether the title is
+# labelled as a sentence, and the longest document taken (resolutions run to hundreds of clauses).
+PLAN = {
+    "wikinews": (None, 0.0, True, 10_000),  # every article
+    "statedept_pr": (3700, 0.6, True, 60),
+    "kremlin_news": (3000, 0.5, True, 60),
+    "uscongress_resolutions": (2100, 0.7, False, 35),
+    "state_milestones": (1700, 0.6, False, 60),
+}
+
+
+def select_documents(seed: int = 20261201) -> list[tuple[str, str, bool]]:
+    """``(source, document id, title labelled)`` for every document chosen for annotation."""
+    rng = random.Random(seed)
+    chosen = []
+    for source, (target, keyword_share, with_title, longest) in PLAN.items():
+        docs = list(documents(source).values())
+        size = {d.id: len(sentence_spans(d, d.id, with_title)) for d in docs}
+        if target is None:
+            chosen += [(source, d.id, with_title) for d in docs]
+            continue
+        docs = [d for d in docs if size[d.id] <= longest]
+        matching = [d for d in docs if THIN_LABEL_WORDS.search(d.title + " " + d.text)]
+        rng.shuffle(matching)
+        rng.shuffle(docs)
+        picked, total = [], 0
+        for d in matching:
+            if total >= target * keyword_share:
+                break
+            picked.append(d.id)
+            total += size[d.id]
+        for d in docs:
+            if total >= target:
+                break
+            if d.id not in picked:
+                picked.append(d.id)
+                total += size[d.id]
+        chosen += [(source, doc_id, with_title) for doc_id in picked]
+    return chosen
+
+
+def write_batches(chosen: list[tuple[str, str, bool]], batches: int = 6, seed: int = 7,
+                  second_share: float = 0.105, work: Path = WORK) -> None:
+    """Numbered annotation batches of whole documents, balanced by sentence count, and a blind second-pass sample."""
+    rng = random.Random(seed)
+    docs = []
+    for source, doc_id, with_title in chosen:
+        doc = documents(source)[doc_id]
+        sentences = [(sid, text) for sid, _, _, _, text in sentence_spans(doc, doc_id, with_title)]
+        docs.append({"source": source, "doc_id": doc_id, "with_title": with_title, "title": doc.title,
+                     "sentences": sentences})
+    rng.shuffle(docs)
+    for number, doc in enumerate(docs, 1):
+        doc["key"] = f"r{number:04d}"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "keys.json").write_text(json.dumps({d["key"]: [d["source"], d["doc_id"], d["with_title"]] for d in docs}))
+    groups: list[list[dict]] = [[] for _ in range(batches)]
+    sizes = [0] * batches
+    for doc in sorted(docs, key=lambda d: -len(d["sentences"])):
+        smallest = min(range(batches), key=sizes.__getitem__)
+        groups[smallest].append(doc)
+        sizes[smallest] += len(doc["sentences"])
+    second = []
+    for number, group in enumerate(groups, 1):
+        rng.shuffle(group)
+        _write_batch(work / f"batch_{number}.txt", group)
+        wanted, taken = second_share * sizes[number - 1], 0
+        for doc in sorted(group, key=lambda d: rng.random()):
+            if taken >= wanted:
+                break
+            if len(doc["sentences"]) <= 40:
+                second.append(doc)
+                taken += len(doc["sentences"])
+    rng.shuffle(second)
+    _write_batch(work / "second_real.txt", second)
+
+
+def _write_batch(path: Path, docs: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for doc in docs:
+            out.write(f"\n=== DOCUMENT {doc['key']} | {doc['source']} ===\nTITLE (context only): {doc['title']}\n")
+            for sentence_id, text in doc["sentences"]:
+                out.write(f"[{doc['key']}.{sentence_id.rsplit('-', 1)[1]}] {text}\n")
+
+
+def _sentence_id(key: str, keys: dict[str, list]) -> tuple[str, str]:
+    """``(source, sentence id)`` for a batch key such as ``r0001.003``."""
+    doc, position = key.split(".")
+    source, doc_id, _ = keys[doc]
+    return source, f"{doc_id}-{position}"
+
+
+def import_labels(work: Path = WORK, out: Path = PROJECT / STANDOFF,
+                  second_out: Path = PROJECT / "data" / "annotation" / "second_pass" / "real.jsonl") -> None:
+    """Turn the annotators' files into stand-off lines per source and the second-pass file."""
+    keys = json.loads((work / "keys.json").read_text())
+    labels: dict[str, tuple[list[str], str]] = {}
+    for path in sorted(work.glob("labels_*.jsonl")):
+        for row in read_jsonl(path):
+            labels[_sentence_id(row["id"], keys)[1]] = (row["labels"], row.get("note", ""))
+    by_source: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+    for source, doc_id, with_title in keys.values():
+        by_source[source].append((doc_id, with_title))
+    for source, docs in sorted(by_source.items()):
+        rows = [row for doc_id, with_title in docs for row in annotate(source, [doc_id], labels, with_title)]
+        write_standoff(out / f"{source}.jsonl", rows)
+        print(f"{source}: {len(docs)} documents, {len(rows)} sentences")
+    second = [row for path in sorted(work.glob("second_labels_real*.jsonl")) for row in read_jsonl(path)]
+    if not second:
+        raise CorpusError(f"{work}: no second-pass labels")
+    lines = [json.dumps({"id": _sentence_id(row["id"], keys)[1], "labels": row["labels"],
+                         "note": row.get("note", "")}, ensure_ascii=False) for row in second]
+    second_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"second pass: {len(lines)} sentences")
