@@ -36,4 +36,4 @@ mlflow-ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
 clean:
-	rm -rf $(VENV) mlflow.db mlruns artifacts .cache
+	rm -rf $(VENV) mlflow.db mlruns artifacts .cache build

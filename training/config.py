@@ -80,6 +80,8 @@ class TrainConfig(_Section):
     max_pos_weight: float = Field(10.0, ge=1)
     max_steps: int | None = Field(None, ge=1)
     threads: int | None = Field(None, ge=1)
+    # Batches of similar lengths, so few are padded to one long sentence (see loop.epoch_batches).
+    group_by_length: bool = True
 
 
 class BaselineConfig(_Section):

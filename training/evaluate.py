@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
@@ -70,6 +70,13 @@ class Report:
     doc_per_label_f1: dict[str, float]
     sentences: int
     documents: int
+    # 95% bootstrap intervals over documents: "f1_<label>", "micro_f1", "macro_f1", ...
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def interval(self, name: str) -> str:
+        """`` [lo, hi]`` for a metric, or ``""`` when no interval was computed."""
+        lo_hi = self.intervals.get(name)
+        return f" [{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else ""
 
     def to_metrics(self, prefix: str) -> dict[str, float]:
         metrics = {f"{prefix}_{name}": getattr(self, name)
@@ -77,6 +84,8 @@ class Report:
         for label, values in self.per_label.items():
             for name in ("precision", "recall", "f1"):
                 metrics[f"{prefix}_{name}_{label}"] = values[name]
+        for name, (lo, hi) in self.intervals.items():
+            metrics[f"{prefix}_{name}_ci_lo"], metrics[f"{prefix}_{name}_ci_hi"] = lo, hi
         return metrics
 
     def to_json(self) -> str:
@@ -91,21 +100,30 @@ class Report:
             if v["support"] == 0:
                 lines.append(f"| `{label}`{mark} | n/a | n/a | n/a | 0 | n/a |")
                 continue
-            lines.append(f"| `{label}`{mark} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | "
+            lines.append(f"| `{label}`{mark} | {v['precision']:.3f} | {v['recall']:.3f} | "
+                         f"{v['f1']:.3f}{self.interval('f1_' + label)} | "
                          f"{int(v['support'])} | {self.doc_per_label_f1[label]:.3f} |")
         lines += [
             "",
-            f"- sentences: {self.sentences}, documents: {self.documents}",
-            f"- sentence micro-F1 {self.micro_f1:.3f}, macro-F1 {self.macro_f1:.3f}",
-            f"- requested types (* state_visit, arms_deal, sanctions_appeal) macro-F1 {self.requested_macro_f1:.3f}",
-            f"- document-level micro-F1 {self.doc_micro_f1:.3f}, macro-F1 {self.doc_macro_f1:.3f}",
+            f"- sentences: {self.sentences}, documents: {self.documents}"
+            + (" (intervals: 95% bootstrap over documents)" if self.intervals else ""),
+            f"- sentence micro-F1 {self.micro_f1:.3f}{self.interval('micro_f1')}, "
+            f"macro-F1 {self.macro_f1:.3f}{self.interval('macro_f1')}",
+            f"- requested types (* state_visit, arms_deal, sanctions_appeal) macro-F1 "
+            f"{self.requested_macro_f1:.3f}{self.interval('requested_macro_f1')}",
+            f"- document-level micro-F1 {self.doc_micro_f1:.3f}{self.interval('doc_micro_f1')}, "
+            f"macro-F1 {self.doc_macro_f1:.3f}",
         ]
         return "\n".join(lines) + "\n"
 
 
 def evaluate(scores: np.ndarray, gold: np.ndarray, thresholds: dict[str, float], labels: tuple[str, ...],
-             doc_ids: list[str]) -> Report:
-    """Score predictions against gold labels, per sentence and per document (union of sentences)."""
+             doc_ids: list[str], bootstrap: int = 0, seed: int = 0) -> Report:
+    """Score predictions against gold labels, per sentence and per document (union of sentences).
+
+    With ``bootstrap`` > 0, the report carries 95% intervals from that many resamples of the
+    documents (sentences of one document stay together: they are not independent).
+    """
     predicted = decide(scores, thresholds, labels)
     gold = gold.astype(int)
     precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, zero_division=0)
@@ -125,7 +143,53 @@ def evaluate(scores: np.ndarray, gold: np.ndarray, thresholds: dict[str, float],
         doc_per_label_f1={label: float(doc_f1[j]) for j, label in enumerate(labels)},
         sentences=len(gold),
         documents=len(doc_gold),
+        intervals=bootstrap_intervals(gold, predicted, labels, doc_ids, bootstrap, seed) if bootstrap else {},
     )
+
+
+def bootstrap_intervals(gold: np.ndarray, predicted: np.ndarray, labels: tuple[str, ...], doc_ids: list[str],
+                        resamples: int = 1000, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% percentile intervals of per-label F1, micro, macro, requested-types and document micro-F1.
+
+    Documents are drawn with replacement; each draw sums the documents' true positives,
+    false positives and false negatives, so a resample costs one small matrix product.
+
+    Example:
+        >>> gold = np.array([[1], [0], [1], [1]]); pred = np.array([[1], [1], [1], [0]])
+        >>> sorted(bootstrap_intervals(gold, pred, ("aid",), ["a", "a", "b", "c"], 200))[:2]
+        ['doc_micro_f1', 'f1_aid']
+    """
+    docs = sorted(set(doc_ids))
+    index = {doc: i for i, doc in enumerate(docs)}
+    member = np.zeros((len(docs), len(doc_ids)))
+    member[[index[d] for d in doc_ids], np.arange(len(doc_ids))] = 1
+    counts = np.stack([member @ (gold & predicted), member @ ((1 - gold) & predicted),
+                       member @ (gold & (1 - predicted))])                      # (3, docs, labels)
+    doc_gold, doc_pred = _by_document(gold, doc_ids), _by_document(predicted, doc_ids)
+    doc_counts = np.stack([doc_gold & doc_pred, (1 - doc_gold) & doc_pred, doc_gold & (1 - doc_pred)])
+    requested = [j for j, label in enumerate(labels) if label in REQUESTED_LABELS]
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(resamples):
+        weights = np.bincount(rng.integers(0, len(docs), len(docs)), minlength=len(docs))
+        tp, fp, fn = np.tensordot(counts, weights, axes=([1], [0]))             # per label
+        present = (tp + fn) > 0
+        f1 = np.where(present, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
+        for j, label in enumerate(labels):
+            samples[f"f1_{label}"].append(f1[j])
+        samples["micro_f1"].append(2 * tp.sum() / max(2 * tp.sum() + fp.sum() + fn.sum(), 1))
+        samples["macro_f1"].append(np.nanmean(f1) if present.any() else np.nan)
+        if requested and present[requested].any():
+            samples["requested_macro_f1"].append(np.nanmean(f1[requested]))
+        dtp, dfp, dfn = np.tensordot(doc_counts, weights, axes=([1], [0])).sum(axis=1)
+        samples["doc_micro_f1"].append(2 * dtp / max(2 * dtp + dfp + dfn, 1))
+    intervals = {}
+    for name, values in samples.items():
+        values = np.array(values, dtype=float)
+        values = values[~np.isnan(values)]
+        if len(values):
+            intervals[name] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    return intervals
 
 
 def _by_document(matrix: np.ndarray, doc_ids: list[str]) -> np.ndarray:

@@ -89,17 +89,17 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         state = _restore(checkpoint, cfg, model, optimizer, scheduler)
         print(f"resuming from {checkpoint} after epoch {state['epoch']}")
     generator = torch.Generator().manual_seed(cfg.seed)
+    lengths = [len(ids) for ids in encodings["input_ids"]] if tc.group_by_length else None
     for _ in range(state["epoch"]):  # replay the shuffles of finished epochs
-        torch.randperm(len(train.texts), generator=generator)
+        epoch_batches(len(train.texts), tc.batch_size, generator, lengths)
     while state["epoch"] < tc.epochs and state["step"] < total_steps:
         epoch = state["epoch"] + 1
-        order = torch.randperm(len(train.texts), generator=generator).tolist()
+        batches = epoch_batches(len(train.texts), tc.batch_size, generator, lengths)
         model.train()
         losses = []
-        bar = tqdm(range(0, len(order), tc.batch_size), desc=f"epoch {epoch}/{tc.epochs}", unit="batch",
+        bar = tqdm(batches, desc=f"epoch {epoch}/{tc.epochs}", unit="batch",
                    mininterval=0.2 if sys.stderr.isatty() else 30)  # logs get a line every 30 s, not every batch
-        for first in bar:
-            rows = order[first : first + tc.batch_size]
+        for rows in bar:
             batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
             logits = model(**batch).logits
             loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32))
@@ -133,6 +133,31 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         model.load_state_dict(state["best_weights"])
     checkpoint.unlink(missing_ok=True)  # the run is complete; the model directory replaces it
     return FitResult(state["best_epoch"], state["best_score"], state["history"], time.monotonic() - started)
+
+
+def epoch_batches(size: int, batch_size: int, generator: torch.Generator,
+                  lengths: list[int] | None = None) -> list[list[int]]:
+    """One epoch's batches of row indices, shuffled by ``generator``.
+
+    With ``lengths``, rows are grouped by length: the shuffled order is cut into pools of 50
+    batches, each pool sorted by length and cut into batches, and the batches shuffled. A
+    batch is padded to its longest sentence, so grouping similar lengths saves most of the
+    padding (real text is long-tailed) while every epoch still sees a new mix.
+
+    Example:
+        >>> batches = epoch_batches(10, 4, torch.Generator().manual_seed(0), lengths=list(range(10)))
+        >>> sorted(len(b) for b in batches), sorted(i for b in batches for i in b) == list(range(10))
+        ([2, 4, 4], True)
+    """
+    order = torch.randperm(size, generator=generator).tolist()
+    if lengths is None:
+        return [order[first : first + batch_size] for first in range(0, size, batch_size)]
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, size, pool):
+        rows = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches += [rows[first : first + batch_size] for first in range(0, len(rows), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def score(model: Any, tokenizer: Any, labels: tuple[str, ...], cfg: RunConfig, texts: list[str]) -> np.ndarray:

@@ -33,6 +33,10 @@ from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 
 
+# Resamples of the documents for the 95% intervals of the final dev and test reports.
+BOOTSTRAP = 1000
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What a run produced: its MLflow id, reports, thresholds and (transformers) the model."""
@@ -61,8 +65,10 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
             tracking.log_metrics({"best_epoch": fitted.best_epoch, "fit_seconds": fitted.seconds})
         else:
             dev_scores, test_scores, thresholds = fit_baseline(cfg, labels, splits)
-        dev_report = evaluate(dev_scores, splits["dev"].gold, thresholds, labels, splits["dev"].doc_ids)
-        test_report = evaluate(test_scores, splits["test"].gold, thresholds, labels, splits["test"].doc_ids)
+        dev_report = evaluate(dev_scores, splits["dev"].gold, thresholds, labels, splits["dev"].doc_ids,
+                              bootstrap=BOOTSTRAP, seed=cfg.seed)
+        test_report = evaluate(test_scores, splits["test"].gold, thresholds, labels, splits["test"].doc_ids,
+                               bootstrap=BOOTSTRAP, seed=cfg.seed)
         log_evaluation(labels, thresholds, dev_report, test_report, test_scores, splits["test"].gold)
         version = None
         if cfg.model.kind == "transformer":

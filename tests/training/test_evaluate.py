@@ -44,3 +44,18 @@ def test_thresholds_tuned_per_label():
 
 def test_label_without_positives_keeps_half():
     assert tune_thresholds(np.array([[0.3]]), np.array([[0]]), ("aid",)) == {"aid": 0.5}
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_collapse_for_a_perfect_model():
+    rng = np.random.default_rng(0)
+    gold = (rng.random((300, 2)) < 0.3).astype(int)
+    noisy = np.where(rng.random((300, 2)) < 0.2, 1 - gold, gold).astype(float)
+    docs = [f"d{i // 5}" for i in range(300)]
+    labels = ("aid", "arms_deal")
+    report = evaluate(noisy, gold, dict.fromkeys(labels, 0.5), labels, docs, bootstrap=300)
+    for name, value in (("micro_f1", report.micro_f1), ("f1_aid", report.per_label["aid"]["f1"])):
+        lo, hi = report.intervals[name]
+        assert lo <= value <= hi and hi - lo > 0.01
+    perfect = evaluate(gold.astype(float), gold, dict.fromkeys(labels, 0.5), labels, docs, bootstrap=100)
+    assert perfect.intervals["macro_f1"] == (1.0, 1.0)
+    assert "[1.000, 1.000]" in perfect.to_markdown("t")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from training.corpus.records import CorpusError, read_jsonl
 from training.corpus.sources import PROJECT, documents
-from training.corpus.standoff import STANDOFF, annotate, sentence_spans, write_standoff
+from training.corpus.standoff import STANDOFF, annotate, read_standoff, sentence_spans, write_standoff
 
 WORK = PROJECT / "build" / "annotation"
 THIN_LABEL_WORDS = re.compile(
@@ -39,6 +39,9 @@ THIN_LABEL_WORDS = re.compile(
     r"designat\w+|asset freeze|export ban|visa restrictions?)\b",
     re.IGNORECASE,
 )
+# Round 2 looked for appeals for sanctions, which round 1 found too rarely (75 real sentences):
+# resolutions that urge or call for sanctions somewhere in their text.
+APPEAL_WORDS = re.compile(r"\b(urg\w+|calls? (on|upon|for)|encourag\w+|demand\w*)\b[^;]{0,200}\bsanction", re.IGNORECASE)
 # Per source: sentences wanted, the share chosen by the keyword search, whether the title is
 # labelled as a sentence, and the longest document taken (resolutions run to hundreds of clauses).
 PLAN = {
@@ -48,20 +51,25 @@ PLAN = {
     "uscongress_resolutions": (2100, 0.7, False, 35),
     "state_milestones": (1700, 0.6, False, 60),
 }
+ROUND_2 = {"uscongress_resolutions": (1600, 1.0, False, 60)}
 
 
-def select_documents(seed: int = 20261201) -> list[tuple[str, str, bool]]:
-    """``(source, document id, title labelled)`` for every document chosen for annotation."""
+def select_documents(seed: int = 20261201, plan: dict | None = None, words: re.Pattern = THIN_LABEL_WORDS,
+                     exclude: frozenset[str] = frozenset()) -> list[tuple[str, str, bool]]:
+    """``(source, document id, title labelled)`` for every document chosen for annotation.
+
+    Round 1 is the default; round 2 is ``select_documents(2, ROUND_2, APPEAL_WORDS, round_1_ids)``.
+    """
     rng = random.Random(seed)
     chosen = []
-    for source, (target, keyword_share, with_title, longest) in PLAN.items():
-        docs = list(documents(source).values())
+    for source, (target, keyword_share, with_title, longest) in (plan or PLAN).items():
+        docs = [d for d in documents(source).values() if d.id not in exclude]
         size = {d.id: len(sentence_spans(d, d.id, with_title)) for d in docs}
         if target is None:
             chosen += [(source, d.id, with_title) for d in docs]
             continue
         docs = [d for d in docs if size[d.id] <= longest]
-        matching = [d for d in docs if THIN_LABEL_WORDS.search(d.title + " " + d.text)]
+        matching = [d for d in docs if words.search(d.title + " " + d.text)]
         rng.shuffle(matching)
         rng.shuffle(docs)
         picked, total = [], 0
@@ -144,8 +152,12 @@ def import_labels(work: Path = WORK, out: Path = PROJECT / STANDOFF,
         by_source[source].append((doc_id, with_title))
     for source, docs in sorted(by_source.items()):
         rows = [row for doc_id, with_title in docs for row in annotate(source, [doc_id], labels, with_title)]
-        write_standoff(out / f"{source}.jsonl", rows)
-        print(f"{source}: {len(docs)} documents, {len(rows)} sentences")
+        path = out / f"{source}.jsonl"
+        # Documents of earlier rounds stay; a document imported again is replaced whole.
+        imported = {doc_id for doc_id, _ in docs}
+        earlier = [row for row in read_standoff(path) if row.doc_id not in imported] if path.exists() else []
+        write_standoff(path, earlier + rows)
+        print(f"{source}: {len(docs)} documents, {len(rows)} sentences imported ({len(earlier)} kept from earlier rounds)")
     second = [row for path in sorted(work.glob("second_labels_real*.jsonl")) for row in read_jsonl(path)]
     if not second:
         raise CorpusError(f"{work}: no second-pass labels")

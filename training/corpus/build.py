@@ -107,16 +107,22 @@ def all_records(data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
 
 def build(out: Path = CORPUS, data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
     """Join all sources, assign splits from ``splits.json``, write ``out`` and re-validate it."""
-    splits = json.loads((data / "splits.json").read_text(encoding="utf-8"))
-    split_of = {doc: split for split in ("test", "dev") for doc in splits[split]}
-    records = [Record(**{**r.__dict__, "split": split_of.get(r.doc_id, "train")}) for r in all_records(data, seeds)]
+    splits_path = data / "splits.json"
+    splits = json.loads(splits_path.read_text(encoding="utf-8"))
+    split_of = {doc: split for split in ("test", "dev", "train") for doc in splits.get(split, [])}
+    records = []
+    for r in all_records(data, seeds):
+        split = split_of.get(r.doc_id, "train" if not r.is_real else "")
+        if not split:
+            raise CorpusError(f"{splits_path}:0: document {r.doc_id!r} has no split yet; "
+                              "run python -m training.corpus split")
+        if not r.is_real and r.doc_id in split_of:
+            raise CorpusError(f"{splits_path}:0: written document {r.doc_id!r} is listed; written text is train only")
+        records.append(Record(**{**r.__dict__, "split": split}))
     known_docs = {r.doc_id for r in records}
     stale = sorted(set(split_of) - known_docs)
     if stale:
-        raise CorpusError(f"{data / 'splits.json'}: unknown document(s) {stale[:5]}")
-    written_held_out = sorted({r.doc_id for r in records if not r.is_real and r.split != "train"})
-    if written_held_out:
-        raise CorpusError(f"{data / 'splits.json'}: written documents may only be in train: {written_held_out[:5]}")
+        raise CorpusError(f"{splits_path}:0: unknown document(s) {stale[:5]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     # A private temporary name: several processes (parallel tests, a training run) may build at once.
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
