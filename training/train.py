@@ -32,7 +32,6 @@ from training.loop import FitResult, Split, fit, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 
-
 # Resamples of the documents for the 95% intervals of the final dev and test reports.
 BOOTSTRAP = 1000
 

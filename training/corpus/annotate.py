@@ -41,7 +41,8 @@ THIN_LABEL_WORDS = re.compile(
 )
 # Round 2 looked for appeals for sanctions, which round 1 found too rarely (75 real sentences):
 # resolutions that urge or call for sanctions somewhere in their text.
-APPEAL_WORDS = re.compile(r"\b(urg\w+|calls? (on|upon|for)|encourag\w+|demand\w*)\b[^;]{0,200}\bsanction", re.IGNORECASE)
+APPEAL_WORDS = re.compile(r"\b(urg\w+|calls? (on|upon|for)|encourag\w+|demand\w*)\b[^;]{0,200}\bsanction",
+                          re.IGNORECASE)
 # Per source: sentences wanted, the share chosen by the keyword search, whether the title is
 # labelled as a sentence, and the longest document taken (resolutions run to hundreds of clauses).
 PLAN = {
@@ -157,7 +158,8 @@ def import_labels(work: Path = WORK, out: Path = PROJECT / STANDOFF,
         imported = {doc_id for doc_id, _ in docs}
         earlier = [row for row in read_standoff(path) if row.doc_id not in imported] if path.exists() else []
         write_standoff(path, earlier + rows)
-        print(f"{source}: {len(docs)} documents, {len(rows)} sentences imported ({len(earlier)} kept from earlier rounds)")
+        print(f"{source}: {len(docs)} documents, {len(rows)} sentences imported "
+              f"({len(earlier)} kept from earlier rounds)")
     second = [row for path in sorted(work.glob("second_labels_real*.jsonl")) for row in read_jsonl(path)]
     if not second:
         raise CorpusError(f"{work}: no second-pass labels")
@@ -165,3 +167,41 @@ def import_labels(work: Path = WORK, out: Path = PROJECT / STANDOFF,
                          "note": row.get("note", "")}, ensure_ascii=False) for row in second]
     second_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"second pass: {len(lines)} sentences")
+
+
+def write_written_sample(share: float = 0.105, seed: int = 9, work: Path = PROJECT / "build" / "annotation_written",
+                         written: Path = PROJECT / "data" / "annotation" / "written") -> None:
+    """A blind second-pass batch of whole written items, about ``share`` of the written sentences."""
+    items = [item for path in sorted(written.glob("*.jsonl")) for item in read_jsonl(path)]
+    rng = random.Random(seed)
+    rng.shuffle(items)
+    wanted = share * sum(len(item["sentences"]) for item in items)
+    chosen, taken = [], 0
+    for item in items:
+        if taken >= wanted:
+            break
+        chosen.append(item)
+        taken += len(item["sentences"])
+    work.mkdir(parents=True, exist_ok=True)
+    keys, docs = {}, []
+    for number, item in enumerate(chosen, 1):
+        key = f"r{number:04d}"
+        keys[key] = item["doc_id"]
+        docs.append({"key": key, "source": "written", "title": "(none)",
+                     "sentences": [(f"{item['doc_id']}-{i:03d}", s["text"]) for i, s in enumerate(item["sentences"])]})
+    (work / "keys.json").write_text(json.dumps(keys))
+    _write_batch(work / "second_written.txt", docs)
+    print(f"{len(chosen)} written items, {taken} sentences for the blind second pass")
+
+
+def import_written_second_pass(work: Path = PROJECT / "build" / "annotation_written",
+                               out: Path = PROJECT / "data" / "annotation" / "second_pass" / "written.jsonl") -> None:
+    """The written second pass as ``{id, labels, note}`` lines keyed by the corpus's sentence ids."""
+    keys = json.loads((work / "keys.json").read_text())
+    lines = []
+    for row in read_jsonl(work / "second_labels_written.jsonl"):
+        doc, position = row["id"].split(".")
+        lines.append(json.dumps({"id": f"{keys[doc]}-{int(position):02d}", "labels": row["labels"],
+                                 "note": row.get("note", "")}, ensure_ascii=False))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"written second pass: {len(lines)} sentences")

@@ -56,8 +56,7 @@ def final_labels(data: Path = DATA) -> dict[str, tuple[str, ...]]:
 
 
 def real_records(data: Path = DATA) -> list[Record]:
-    """Every annotated real sentence, its text taken from ``../shared/data`` (split not yet assigned)."""
-    adjudicated = final_labels(data)
+    """Every annotated real sentence with its first-pass labels, its text taken from ``../shared/data``."""
     records = []
     for path in sorted((data / "annotation" / "standoff").glob("*.jsonl")):
         source = path.stem
@@ -65,8 +64,7 @@ def real_records(data: Path = DATA) -> list[Record]:
         for row in read_standoff(path):
             text, doc = resolve(row, source, path)
             position = positions[row.doc_id] = positions.get(row.doc_id, -1) + 1
-            records.append(Record(row.id, row.doc_id, position, text, adjudicated.get(row.id, row.labels),
-                                  source, "", doc.url, doc.licence))
+            records.append(Record(row.id, row.doc_id, position, text, row.labels, source, "", doc.url, doc.licence))
     return records
 
 
@@ -100,9 +98,16 @@ def written_records(data: Path = DATA) -> list[Record]:
 
 
 def all_records(data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
-    """Every sentence of every source, less the excluded ones, with no split yet."""
+    """Every sentence of every source with its final labels, less the excluded ones, with no split yet."""
     excluded = {row["id"] for row in read_jsonl(data / "annotation" / "excluded.jsonl")}
-    return [r for r in real_records(data) + seed_records(seeds) + written_records(data) if r.id not in excluded]
+    adjudicated = final_labels(data)
+    records = real_records(data) + seed_records(seeds) + written_records(data)
+    known = {r.id for r in records}
+    unknown = sorted(set(adjudicated) - known)
+    if unknown:
+        raise CorpusError(f"{data / 'annotation' / 'adjudication.jsonl'}: unknown sentence id(s) {unknown[:5]}")
+    return [Record(**{**r.__dict__, "labels": adjudicated.get(r.id, r.labels)})
+            for r in records if r.id not in excluded]
 
 
 def build(out: Path = CORPUS, data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:

@@ -26,7 +26,6 @@ from pathlib import Path
 from inference.taxonomy import TAXONOMY
 from training.corpus.dedup import document_clusters
 from training.corpus.records import SPLITS, CorpusError, Record
-from training.corpus.sources import PROJECT
 
 FIRST_CORPUS_SOURCES = ("voa", "seed")
 

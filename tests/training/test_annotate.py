@@ -1,0 +1,25 @@
+"""The annotation rounds are reproducible: the seeded selection gives exactly the documents annotated."""
+
+from collections import defaultdict
+
+from tests.conftest import ROOT
+from training.corpus.annotate import APPEAL_WORDS, ROUND_2, select_documents
+from training.corpus.standoff import STANDOFF, read_standoff
+
+
+def test_the_two_selection_rounds_are_the_annotated_documents():
+    annotated = defaultdict(set)
+    titled = set()
+    for path in sorted((ROOT / STANDOFF).glob("*.jsonl")):
+        if path.stem != "voa":
+            for row in read_standoff(path):
+                annotated[path.stem].add(row.doc_id)
+                if row.field == "title":
+                    titled.add(row.doc_id)
+    first = select_documents()
+    second = select_documents(2, ROUND_2, APPEAL_WORDS, frozenset(doc for _, doc, _ in first))
+    chosen = defaultdict(set)
+    for source, doc_id, with_title in first + second:
+        chosen[source].add(doc_id)
+        assert (doc_id in titled) == with_title, doc_id
+    assert chosen == annotated
