@@ -12,7 +12,8 @@ every label at least ``min_test_positives`` real test positives where the drawn 
 hold twice that many.
 
 Example:
-    >>> sorted(json.loads((PROJECT / "data" / "splits.json").read_text()))
+    >>> from training.corpus.build import DATA
+    >>> sorted(json.loads((DATA / "splits.json").read_text()))
     ['dev', 'test', 'train']
 """
 
