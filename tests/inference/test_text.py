@@ -41,3 +41,11 @@ def test_any_unicode_splits_into_exact_slices(text):
     for span in split_sentences(text):
         assert text[span.start : span.end] == span.text
         assert span.text.strip()
+
+
+def test_every_line_break_ends_a_sentence_with_offsets_into_the_text():
+    text = "Whereas the Senate met;\nWhereas it voted;\r\nResolved, That—\n\n(1) urges sanctions;"
+    spans = split_sentences(text)
+    assert [s.text for s in spans] == ["Whereas the Senate met;", "Whereas it voted;", "Resolved, That—",
+                                       "(1) urges sanctions;"]
+    assert all(text[s.start : s.end] == s.text for s in spans)
