@@ -80,8 +80,23 @@ def labels_from_scores(scores: dict[str, float], thresholds: dict[str, float]) -
     return tuple(label for label, score in scores.items() if score >= thresholds[label])
 
 
+def unencodable(text: str) -> str | None:
+    """Why ``text`` cannot reach the tokenizer (a lone surrogate such as ``"\\udcff"``), or ``None``.
+
+    Example:
+        >>> unencodable("ok"), unencodable("bad \\udcff")
+        (None, 'holds a lone surrogate (U+DCFF) at character 4, which is not valid Unicode text')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, " \
+               "which is not valid Unicode text"
+    return None
+
+
 def check_texts(texts: Any) -> list[str]:
-    """Validate a list of texts: a bare ``str`` is a TypeError, a non-string item a ValueError.
+    """Validate a list of texts: a bare ``str`` is a TypeError; a non-string or invalid item a ValueError.
 
     Example:
         >>> check_texts(("a", "b"))
@@ -95,6 +110,9 @@ def check_texts(texts: Any) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise ValueError(f"item {index} is {type(item).__name__}, not a string")
+        problem = unencodable(item)
+        if problem:
+            raise ValueError(f"item {index} {problem}")
     return items
 
 
@@ -166,6 +184,9 @@ class Classifier:
         """
         if not isinstance(text, str):
             raise TypeError(f"expected the article as a string, got {type(text).__name__}")
+        problem = unencodable(text)
+        if problem:
+            raise ValueError(f"the article {problem}")
         spans = split_sentences(text)
         predictions = self.predict([span.text for span in spans], batch_size=batch_size)
         sentences = tuple(

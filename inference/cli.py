@@ -1,9 +1,13 @@
 """Command line: ``python -m inference --model SOURCE [FILE ...]``, JSON Lines out.
 
 Input is one text per line, or JSON Lines with a ``text`` field (and an optional ``id``);
-``-`` or no FILE reads standard input. With ``--documents`` each input is an article: a
-JSON Lines record, or a whole plain-text file. Bad lines are reported on standard error
-with their line number while the rest are processed; the exit code is then 1.
+``-`` or no FILE reads standard input. The format is decided once per file: JSON Lines when
+its first non-blank line is a JSON object, plain text otherwise. Lines end at ``\n`` only
+(a ``\r`` before it is dropped), so U+2028 or a form feed inside a JSON string stays in its
+record; a UTF-8 byte-order mark is skipped. With ``--documents`` each input is an article:
+a JSON Lines record, or a whole plain-text file (offsets index the file's characters). Bad
+lines (malformed JSON, invalid UTF-8, text with lone surrogates) are reported on standard
+error with their line number while the rest are processed; the exit code is then 1.
 
 Example:
     $ echo "NATO condemned the missile launch." | python -m inference --model artifacts/default
@@ -13,16 +17,17 @@ Example:
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from tqdm.auto import tqdm
 
 from inference.artifact import ArtifactError
-from inference.classifier import Classifier, Document
+from inference.classifier import Classifier, Document, unencodable
 from inference.load import load_classifier
 
 CHUNK = 256  # texts predicted together; keeps memory flat on large inputs
@@ -40,18 +45,24 @@ class BadLine(ValueError):
     """An input line that cannot be read; the message names its source and line."""
 
 
-def read_items(source: str, handle: TextIO, documents: bool) -> Iterator[Item | BadLine]:
+def read_items(source: str, handle: BinaryIO, documents: bool) -> Iterator[Item | BadLine]:
     """Yield the texts of one input, or a ``BadLine`` for each line that cannot be read."""
-    lines = handle.read().splitlines()
-    first = next((line for line in lines if line.strip()), "")
-    if documents and not first.lstrip().startswith("{"):
-        yield Item(source, 1, "\n".join(lines))
+    data = handle.read().removeprefix(codecs.BOM_UTF8)
+    lines = data.split(b"\n")
+    if not is_json_lines(lines):
+        if documents:
+            yield from _plain_document(source, data)
+        else:
+            for number, raw in enumerate(lines, 1):
+                text = _decoded(raw, source, number)
+                if isinstance(text, BadLine) or text.strip():
+                    yield text if isinstance(text, BadLine) else Item(source, number, text)
         return
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if not line.lstrip().startswith("{"):
-            yield Item(source, number, line)
+    for number, raw in enumerate(lines, 1):
+        line = _decoded(raw, source, number)
+        if isinstance(line, BadLine) or not line.strip():
+            if isinstance(line, BadLine):
+                yield line
             continue
         try:
             record = json.loads(line)
@@ -61,7 +72,47 @@ def read_items(source: str, handle: TextIO, documents: bool) -> Iterator[Item | 
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             yield BadLine(f"{source}:{number}: expected an object with a string 'text' field")
             continue
+        problem = unencodable(record["text"])
+        if problem:
+            yield BadLine(f"{source}:{number}: the text {problem}")
+            continue
         yield Item(source, number, record["text"], None if record.get("id") is None else str(record["id"]))
+
+
+def is_json_lines(lines: list[bytes]) -> bool:
+    """The format rule: JSON Lines when the first non-blank line parses as a JSON object.
+
+    Example:
+        >>> is_json_lines([b"", b'{"text": "Talks."}']), is_json_lines([b"{Kim} met Putin."])
+        (True, False)
+    """
+    first = next((line for line in lines if line.strip()), b"")
+    try:
+        return isinstance(json.loads(first.decode("utf-8")), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def _decoded(raw: bytes, source: str, number: int) -> str | BadLine:
+    """One line as text, without its ``\r``; invalid UTF-8 is a ``BadLine`` naming the line."""
+    try:
+        return raw.removesuffix(b"\r").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return BadLine(f"{source}:{number}: invalid UTF-8 at byte {exc.start + 1} of the line")
+
+
+def _plain_document(source: str, data: bytes) -> Iterator[Item | BadLine]:
+    """A whole plain-text file as one article; invalid bytes are replaced (U+FFFD) and reported by line."""
+    try:
+        yield Item(source, 1, data.decode("utf-8"))
+        return
+    except UnicodeDecodeError:
+        pass
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        problem = _decoded(raw, source, number)
+        if isinstance(problem, BadLine):
+            yield BadLine(f"{problem} (replaced with U+FFFD; the article was still classified)")
+    yield Item(source, 1, data.decode("utf-8", errors="replace"))
 
 
 def document_json(item: Item, document: Document, with_sentences: bool) -> dict:
@@ -90,6 +141,21 @@ def document_text(item: Item, document: Document) -> str:
     return "\n".join(lines)
 
 
+# Characters that str.splitlines() and many readers take for line ends; inside a JSON string
+# they are escaped, so every output record stays on one line for every consumer.
+_LINE_LIKE = {ord(c): f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e"}
+
+
+def json_line(record: dict) -> str:
+    """One JSON Lines record, readable UTF-8, with no character any reader splits lines on.
+
+    Example:
+        >>> json_line({"text": "a\u2028b"})
+        '{"text": "a\\\\u2028b"}'
+    """
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_LIKE)
+
+
 def _header(item: Item) -> dict:
     out: dict = {"source": item.source, "line": item.line}
     if item.id is not None:
@@ -109,11 +175,11 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
                 if args.format == "text":
                     print(document_text(item, document), file=out)
                 else:
-                    print(json.dumps(document_json(item, document, args.sentences), ensure_ascii=False), file=out)
+                    print(json_line(document_json(item, document, args.sentences)), file=out)
         else:
             for item, pred in zip(chunk, clf.predict([i.text for i in chunk], batch_size=args.batch_size)):
                 record = {**_header(item), "text": item.text, "labels": list(pred.labels), "scores": pred.scores}
-                print(json.dumps(record, ensure_ascii=False), file=out)
+                print(json_line(record), file=out)
         chunk.clear()
 
     for item in tqdm(items, desc="classifying", unit=" docs" if args.documents else " lines", disable=None):
@@ -131,12 +197,12 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
 def _all_items(paths: list[str], documents: bool) -> Iterator[Item | BadLine]:
     for path in paths:
         if path == "-":
-            yield from read_items("-", sys.stdin, documents)
+            yield from read_items("-", sys.stdin.buffer, documents)
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, "rb") as handle:
                 yield from read_items(path, handle, documents)
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             yield BadLine(f"{path}:0: cannot read ({exc})")
 
 

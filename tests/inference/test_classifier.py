@@ -133,3 +133,10 @@ def test_arbitrary_unicode_keeps_shape_and_invariants(tiny_classifier, texts):
         assert pred.labels == labels_from_scores(pred.scores, tiny_classifier.meta.thresholds)
         if not text.strip():
             assert pred.labels == ()
+
+
+def test_lone_surrogates_are_a_value_error_naming_the_item(tiny_classifier):
+    with pytest.raises(ValueError, match=r"item 1 holds a lone surrogate \(U\+DCFF\)"):
+        tiny_classifier.predict(["fine", "bad \udcff"])
+    with pytest.raises(ValueError, match="the article holds a lone surrogate"):
+        tiny_classifier.classify_document("Kim met Putin. \udcff")

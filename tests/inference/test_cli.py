@@ -57,3 +57,52 @@ def test_missing_model_fails_with_a_message(tmp_path, capsys):
 def test_missing_input_file_is_a_failed_line(tiny_model_dir, tmp_path, capsys):
     assert main(["--model", str(tiny_model_dir), str(tmp_path / "absent.txt")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def _rows(out):
+    return [json.loads(line) for line in out.split("\n") if line]
+
+
+def test_a_lone_surrogate_or_a_bad_byte_loses_only_its_own_line(tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "Aid arrived."}\n{"id": "b", "text": "bad \\udcff"}\n'
+                      '{"id": "c", "text": "Talks began."}\n', encoding="utf-8")
+    plain = tmp_path / "in.txt"
+    plain.write_bytes(b"Aid arrived.\nbad \xff byte\nTalks began.\n")
+    code = main(["--model", str(tiny_model_dir), str(source), str(plain)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [r.get("id", r["text"]) for r in _rows(out)] == ["a", "c", "Aid arrived.", "Talks began."]
+    assert f"{source}:2: the text holds a lone surrogate" in err
+    assert f"{plain}:2: invalid UTF-8" in err
+
+
+def test_invalid_utf8_on_stdin_is_reported_by_line(tiny_model_dir):
+    done = subprocess.run([sys.executable, "-m", "inference", "--model", str(tiny_model_dir)],
+                          input=b"Talks began.\n\xc3\x28 broken\nAid arrived.\n", capture_output=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 1
+    assert [r["text"] for r in _rows(done.stdout.decode())] == ["Talks began.", "Aid arrived."]
+    assert "-:2: invalid UTF-8" in done.stderr.decode()
+
+
+def test_json_lines_split_on_newlines_only_and_a_bom_is_skipped(tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    record = {"id": "x", "text": "Talks began\u2028in Geneva\u2029today\x85and\x0cended."}
+    source.write_bytes(b"\xef\xbb\xbf" + (json.dumps(record, ensure_ascii=False) + "\n"
+                                         + json.dumps({"id": "y", "text": "Aid."}) + "\n").encode("utf-8"))
+    assert main(["--model", str(tiny_model_dir), str(source)]) == 0
+    assert [(r["id"], r["text"]) for r in _rows(capsys.readouterr().out)] == [("x", record["text"]), ("y", "Aid.")]
+    assert main(["--model", str(tiny_model_dir), "--documents", str(source)]) == 0
+    assert [r["id"] for r in _rows(capsys.readouterr().out)] == ["x", "y"]
+
+
+def test_a_plain_article_starting_with_a_brace_is_one_article_with_offsets_into_the_file(tiny_model_dir, tmp_path,
+                                                                                        capsys):
+    article = tmp_path / "article.txt"
+    article.write_bytes(b"{Update} Kim met Putin.\r\nThey talked about arms.\r\n")
+    assert main(["--model", str(tiny_model_dir), "--documents", "--sentences", str(article)]) == 0
+    (row,) = _rows(capsys.readouterr().out)
+    text = article.read_bytes().decode("utf-8")
+    assert row["sentence_count"] == 2
+    assert all(text[s["start"] : s["end"]] == s["text"] for s in row["sentences"])
