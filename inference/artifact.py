@@ -79,17 +79,35 @@ class ArtifactMeta:
                 f"{where}: the model was trained on taxonomy version {data['taxonomy_version']!r}, "
                 f"but this package expects version {TAXONOMY.version!r}"
             )
-        known = set(TAXONOMY.ids)
-        unknown = [label for label in data["labels"] if label not in known]
-        if unknown or not data["labels"]:
-            raise ArtifactError(f"{where}: labels {unknown or '[]'} are not in taxonomy {TAXONOMY.version}")
-        no_threshold = [label for label in data["labels"] if label not in data["thresholds"]]
-        if no_threshold:
-            raise ArtifactError(f"{where}: no threshold for label(s) {', '.join(no_threshold)}")
+        for name, expected in (("format_version", FORMAT_VERSION), ("normalization_version", NORMALIZATION_VERSION)):
+            if name in data and data[name] != expected:
+                raise ArtifactError(f"{where}: {name} is {data[name]!r}, but this package reads {expected!r} "
+                                    f"(retrain the model, or use the package version that wrote it)")
+        labels = data["labels"]
+        if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+            raise ArtifactError(f"{where}: labels should be a non-empty list of label ids")
+        unknown = [label for label in labels if label not in set(TAXONOMY.ids)]
+        if unknown:
+            raise ArtifactError(f"{where}: labels {unknown} are not in taxonomy {TAXONOMY.version}")
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ArtifactError(f"{where}: label(s) {', '.join(repeated)} listed more than once")
+        thresholds = data["thresholds"]
+        if not isinstance(thresholds, dict):
+            raise ArtifactError(f"{where}: thresholds should be an object of label: number")
+        for label in labels:
+            value = thresholds.get(label)
+            if label not in thresholds:
+                raise ArtifactError(f"{where}: no threshold for label {label}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ArtifactError(f"{where}: the threshold of {label} is {value!r}; it should be a number in [0, 1]")
+        max_length = data["max_length"]
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise ArtifactError(f"{where}: max_length is {max_length!r}; it should be a positive integer")
         fields = {name for name in cls.__dataclass_fields__}
         kwargs = {key: value for key, value in data.items() if key in fields}
-        kwargs["labels"] = tuple(data["labels"])
-        kwargs["thresholds"] = {label: float(data["thresholds"][label]) for label in data["labels"]}
+        kwargs["labels"] = tuple(labels)
+        kwargs["thresholds"] = {label: float(thresholds[label]) for label in labels}
         return cls(**kwargs)
 
 
@@ -158,6 +176,11 @@ def load_artifact(directory: Path) -> tuple[Any, Any, ArtifactMeta]:
             f"{directory / MODEL_CONFIG_FILE}: the model has {model.config.num_labels} outputs "
             f"but {META_FILE} lists {len(meta.labels)} labels"
         )
+    # The weights' outputs are in id2label order; a reordered label list would mislabel every sentence.
+    outputs = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+    if all(name in TAXONOMY.ids for name in outputs) and outputs != meta.labels:
+        raise ArtifactError(f"{directory / META_FILE}: labels {list(meta.labels)} are not in the order of the "
+                            f"model's outputs {list(outputs)} ({MODEL_CONFIG_FILE} id2label)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
     except Exception as exc:

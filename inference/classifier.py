@@ -80,6 +80,10 @@ def labels_from_scores(scores: dict[str, float], thresholds: dict[str, float]) -
     return tuple(label for label, score in scores.items() if score >= thresholds[label])
 
 
+# A generous bound on the characters one word piece covers (long numbers, URLs, white space).
+CHARS_PER_TOKEN = 64
+
+
 def unencodable(text: str) -> str | None:
     """Why ``text`` cannot reach the tokenizer (a lone surrogate such as ``"\\udcff"``), or ``None``.
 
@@ -139,7 +143,10 @@ class Classifier:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        normalised = [normalize(text) for text in texts]
+        # Only the first max_length word pieces are ever read, so a text is cut long before
+        # the tokenizer sees it: one 20 MB line must not cost gigabytes of token ids.
+        limit = self.meta.max_length * CHARS_PER_TOKEN
+        normalised = [normalize(text[:limit]) for text in texts]
         result = np.zeros((len(normalised), len(self.labels)), dtype=np.float32)
         todo = sorted((i for i, text in enumerate(normalised) if text), key=lambda i: len(normalised[i]))
         for first in range(0, len(todo), batch_size):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -206,6 +207,17 @@ def _all_items(paths: list[str], documents: bool) -> Iterator[Item | BadLine]:
             yield BadLine(f"{path}:0: cannot read ({exc})")
 
 
+def positive_int(value: str) -> int:
+    """argparse type for counts: ``0``, negatives and non-numbers are usage errors, not tracebacks."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference", description="Label diplomatic events in text.")
     parser.add_argument("--model", required=True, help="model directory or MLflow URI (models:/NAME@ALIAS)")
@@ -214,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", action="store_true", help="with --documents: include every sentence")
     parser.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="text: readable report "
                         "(with --documents)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="sentences per forward pass (default 32)")
     args = parser.parse_args(argv)
     if args.format == "text" and not args.documents:
         parser.error("--format text goes with --documents")
@@ -223,7 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = run(clf, _all_items(args.files, args.documents), sys.stdout, args)
+    try:
+        failed = run(clf, _all_items(args.files, args.documents), sys.stdout, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): nothing is wrong, so no traceback; and
+        # Python's own flush at exit must not hit the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     if failed:
         print(f"{failed} input line(s) failed; the others were processed", file=sys.stderr)
     return 1 if failed else 0

@@ -54,6 +54,10 @@ def test_run_logs_params_metrics_artifacts_and_dataset(trained):
         assert key in run.data.metrics, key
     history = client.get_metric_history(result.run_id, "train_loss")
     assert [m.step for m in history] == [1, 2]
+    # The summary dev figures are the final, tuned ones; per-epoch figures have their own key.
+    assert run.data.metrics["dev_macro_f1"] == pytest.approx(result.dev.macro_f1)
+    assert [m.step for m in client.get_metric_history(result.run_id, "epoch_dev_macro_f1")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(result.run_id, "dev_macro_f1")] == [0]
     artifacts = {a.path for folder in ("", "config", "reports", "plots") for a in client.list_artifacts(result.run_id,
                                                                                                            folder)}
     for path in ("config/tiny.yaml", "config/resolved.yaml", "reports/test.json", "reports/test.md",

@@ -17,10 +17,12 @@ import argparse
 
 from training import tracking
 
+DEFAULT_NAME = "diplomatic-events"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default="diplomatic-events", help="registered model name")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="registered model name")
     parser.add_argument("--version", help="version to promote (default: the @candidate)")
     args = parser.parse_args(argv)
     tracking.setup_registry()

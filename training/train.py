@@ -31,6 +31,7 @@ from training.evaluate import Report, decide, evaluate, tune_thresholds
 from training.loop import FitResult, Split, fit, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
+from training.promote import DEFAULT_NAME
 
 # Resamples of the documents for the 95% intervals of the final dev and test reports.
 BOOTSTRAP = 1000
@@ -117,8 +118,7 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
     """Fine-tune, tune thresholds on dev, save the model directory, and score dev and test with it."""
     model, tokenizer = build_model(cfg.model, labels, splits["train"].texts, seed=cfg.seed)
     fitted = fit(model, tokenizer, splits["train"], splits["dev"], labels, cfg,
-                 on_epoch=lambda row: tracking.log_metrics({k: v for k, v in row.items() if k != "epoch"},
-                                                           step=int(row["epoch"])),
+                 on_epoch=lambda row: tracking.log_metrics(epoch_metrics(row), step=int(row["epoch"])),
                  resume=resume)
     dev_scores = score(model, tokenizer, labels, cfg, splits["dev"].texts)  # the serving classifier, in memory
     thresholds = tune_thresholds(dev_scores, splits["dev"].gold, labels)
@@ -128,6 +128,30 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
     # The test split is scored through the saved directory, exactly as it will be served.
     test_scores = load_classifier(cfg.model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
     return dev_scores, test_scores, thresholds, fitted
+
+
+def promote_hint(registered_model: str) -> str:
+    """The command that promotes this run's model (``--name`` only when it is not the default).
+
+    Example:
+        >>> promote_hint("diplomatic-events-tiny")
+        'promote with python -m training.promote --name diplomatic-events-tiny'
+    """
+    name = "" if registered_model == DEFAULT_NAME else f" --name {registered_model}"
+    return f"promote with python -m training.promote{name}"
+
+
+def epoch_metrics(row: dict[str, float]) -> dict[str, float]:
+    """One epoch's history row as MLflow metrics; dev figures get an ``epoch_`` prefix.
+
+    Per-epoch dev figures use threshold 0.5; the run's final ``dev_*`` metrics use the tuned
+    thresholds. Under one key MLflow would show whichever came at the highest step.
+
+    Example:
+        >>> epoch_metrics({"epoch": 2, "train_loss": 0.3, "dev_macro_f1": 0.5})
+        {'train_loss': 0.3, 'epoch_dev_macro_f1': 0.5}
+    """
+    return {(f"epoch_{key}" if key.startswith("dev_") else key): value for key, value in row.items() if key != "epoch"}
 
 
 def fit_baseline(cfg: RunConfig, labels: tuple[str, ...],
@@ -200,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model directory: {result.model_dir}")
     if result.registered_version:
         print(f"registered: models:/{cfg.tracking.registered_model}/{result.registered_version} "
-              f"(alias @{tracking.CANDIDATE}); promote with python -m training.promote")
+              f"(alias @{tracking.CANDIDATE}); {promote_hint(cfg.tracking.registered_model)}")
     return 0
 
 

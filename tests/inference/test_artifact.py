@@ -79,3 +79,24 @@ def test_failed_save_leaves_old_model_and_no_partial_directory(tiny_model_dir, t
         save_artifact(model_dir, Broken(), Broken(), meta)
     assert (model_dir / META_FILE).read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m["thresholds"].update(aid="high"), "threshold of aid is 'high'"),
+        (lambda m: m["thresholds"].update(aid=1.5), "threshold of aid is 1.5"),
+        (lambda m: m.update(max_length="64"), "max_length is '64'"),
+        (lambda m: m.update(format_version=2), "format_version is 2"),
+        (lambda m: m.update(normalization_version="0"), "normalization_version is '0'"),
+        (lambda m: m.update(labels=m["labels"] + ["aid"]), "aid listed more than once"),
+        (lambda m: m.update(labels=list(reversed(m["labels"]))), "not in the order of the model's outputs"),
+    ],
+)
+def test_a_bad_or_reordered_classifier_json_is_refused(tiny_model_dir, tmp_path, change, message):
+    model = _copy(tiny_model_dir, tmp_path)
+    meta = json.loads((model / META_FILE).read_text())
+    change(meta)
+    (model / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=message):
+        load_classifier(model)

@@ -53,7 +53,7 @@ def test_other_languages_and_scripts_get_predictions(tiny_classifier):
 
 def test_labels_always_follow_scores_and_thresholds(tmp_path):
     thresholds = dict.fromkeys(TAXONOMY.ids, 0.5)
-    thresholds.update(aid=0.0, arms_deal=1.01)  # aid always fires, arms_deal never
+    thresholds.update(aid=0.0, arms_deal=1.0)  # aid always fires, arms_deal never
     clf = load_classifier(make_model_dir(tmp_path / "m", thresholds))
     for pred in clf.predict(["Donors pledged aid.", "Tanks were sold."]):
         assert "aid" in pred.labels and "arms_deal" not in pred.labels
@@ -61,7 +61,7 @@ def test_labels_always_follow_scores_and_thresholds(tmp_path):
 
 
 def test_classify_document_gives_events_with_offsets(tmp_path):
-    thresholds = dict.fromkeys(TAXONOMY.ids, 1.01)
+    thresholds = dict.fromkeys(TAXONOMY.ids, 1.0)
     thresholds["state_visit"] = 0.0
     clf = load_classifier(make_model_dir(tmp_path / "m", thresholds))
     text = SEED_TEXT.read_text(encoding="utf-8")
@@ -140,3 +140,19 @@ def test_lone_surrogates_are_a_value_error_naming_the_item(tiny_classifier):
         tiny_classifier.predict(["fine", "bad \udcff"])
     with pytest.raises(ValueError, match="the article holds a lone surrogate"):
         tiny_classifier.classify_document("Kim met Putin. \udcff")
+
+
+def test_one_huge_text_is_cut_before_the_tokenizer_sees_it(tiny_classifier, monkeypatch):
+    seen = []
+    tokenizer = tiny_classifier.tokenizer
+
+    def recording(batch, **kwargs):
+        seen.extend(len(text) for text in batch)
+        return tokenizer(batch, **kwargs)
+
+    monkeypatch.setattr(tiny_classifier, "tokenizer", recording)
+    huge = "Talks began in Geneva. " * 200_000  # 4.6 million characters on one line
+    scores = tiny_classifier.score([huge])
+    assert max(seen) <= tiny_classifier.meta.max_length * 64
+    monkeypatch.setattr(tiny_classifier, "tokenizer", tokenizer)
+    assert np.allclose(scores, tiny_classifier.score([huge[:100_000]]), atol=1e-6)

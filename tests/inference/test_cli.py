@@ -106,3 +106,17 @@ def test_a_plain_article_starting_with_a_brace_is_one_article_with_offsets_into_
     text = article.read_bytes().decode("utf-8")
     assert row["sentence_count"] == 2
     assert all(text[s["start"] : s["end"]] == s["text"] for s in row["sentences"])
+
+
+def test_batch_size_zero_is_a_usage_error(tiny_model_dir):
+    done = _run(["--model", str(tiny_model_dir), "--batch-size", "0"], "Talks began.\n")
+    assert done.returncode == 2 and "must be at least 1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tiny_model_dir, tmp_path):
+    source = tmp_path / "many.txt"
+    source.write_text("Talks began in Geneva.\n" * 3000)
+    done = subprocess.run(f"'{sys.executable}' -m inference --model '{tiny_model_dir}' '{source}' | head -n 1",
+                          shell=True, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert len(done.stdout.splitlines()) == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr

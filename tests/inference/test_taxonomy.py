@@ -28,3 +28,13 @@ def test_inference_imports_without_training_dependencies():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_readme_label_table_is_the_taxonomy():
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `") and line.count("|") == 6]
+    table = {}
+    for row in rows:
+        label, name, _, cameo, plover = (cell.strip() for cell in row.strip("|").split("|"))
+        table[label.strip("`")] = (name, cameo, plover)
+    assert table == {label.id: (label.name, ", ".join(label.cameo), label.plover) for label in TAXONOMY.labels}
