@@ -130,6 +130,11 @@ def save_artifact(directory: Path, model: Any, tokenizer: Any, meta: ArtifactMet
     return directory
 
 
+def publish_directory(new: Path, target: Path) -> None:
+    """Move the finished model directory ``new`` to ``target``, replacing an older one only then."""
+    _replace_directory(Path(new), Path(target))
+
+
 def _replace_directory(new: Path, target: Path) -> None:
     """Move ``new`` to ``target``, replacing an older model there only once ``new`` is whole."""
     if target.exists():

@@ -161,7 +161,11 @@ class Classifier:
             )
         with torch.inference_mode():
             logits = self.model(**encoded).logits
-        return torch.sigmoid(logits).float().numpy()
+        scores = torch.sigmoid(logits).float().numpy()
+        if not np.isfinite(scores).all():
+            raise ValueError("the model produced non-finite scores (NaN): its weights are broken; "
+                             "retrain it or load another model directory")
+        return scores
 
     def predict(self, sentences: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         """Label each sentence; the list out matches the list in, item for item.

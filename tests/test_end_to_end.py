@@ -160,3 +160,20 @@ def test_promote_command_refuses_unknown_model(trained, capsys):
 
     assert main(["--name", "no-such-model"]) == 1
     assert "not promoted: cannot read model 'no-such-model'" in capsys.readouterr().out
+
+
+def test_a_run_that_fails_late_keeps_the_published_model(trained, monkeypatch):
+    from training import tracking
+
+    published = trained["folder"] / "artifacts" / "tiny"
+    before = json.loads((published / "classifier.json").read_text())["mlflow_run_id"]
+
+    def broken_registry(*args, **kwargs):
+        raise RuntimeError("registry down")
+
+    monkeypatch.setattr(tracking, "log_model", broken_registry)
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"data.corpus={ROOT / 'build/corpus.jsonl'}"])
+    with pytest.raises(RuntimeError, match="registry down"):
+        train(cfg, ROOT / "configs/tiny.yaml")
+    assert json.loads((published / "classifier.json").read_text())["mlflow_run_id"] == before
+    assert [p.name for p in published.parent.iterdir() if p.name.startswith(".")] == []  # no staging left

@@ -45,6 +45,10 @@ class Split:
         pick = [self.sources[i] for i in rows] if self.sources else []
         return Split([self.texts[i] for i in rows], self.gold[rows], [self.doc_ids[i] for i in rows], pick)
 
+class TrainingError(RuntimeError):
+    """Training cannot go on (the loss is not finite); the message says where and what to change."""
+
+
 @dataclass
 class FitResult:
     best_epoch: int
@@ -103,6 +107,10 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
             batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
             logits = model(**batch).logits
             loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32))
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, "
+                                    f"step {state['step'] + 1}: the weights have diverged "
+                                    f"(learning rate {tc.learning_rate}); lower train.learning_rate or check the data")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -11,16 +11,20 @@ Example:
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from inference.artifact import ArtifactMeta, save_artifact
+from inference.artifact import ArtifactMeta, publish_directory, save_artifact
 from inference.env import configure_offline, configure_project_caches
 from inference.load import load_classifier
 from training import tracking
@@ -28,7 +32,7 @@ from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
-from training.loop import FitResult, Split, fit, score
+from training.loop import FitResult, Split, TrainingError, fit, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 from training.promote import DEFAULT_NAME
@@ -57,10 +61,11 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
     splits = load_splits(cfg, labels)
     uri = tracking.setup(cfg.tracking.experiment)
     print(f"MLflow: {uri} (experiment {cfg.tracking.experiment!r})")
-    with tracking.run(cfg.name, tags={"model.kind": cfg.model.kind}) as run_id:
+    with tracking.run(cfg.name, tags={"model.kind": cfg.model.kind}) as run_id, staged(cfg) as staging:
         log_inputs(cfg, config_path, splits)
         if cfg.model.kind == "transformer":
-            dev_scores, test_scores, thresholds, fitted = fit_transformer(cfg, labels, splits, run_id, resume)
+            dev_scores, test_scores, thresholds, fitted = fit_transformer(cfg, labels, splits, run_id, resume,
+                                                                          staging)
             tracking.log_figure(training_curves(fitted.history), "plots/training_curves.png")
             tracking.log_metrics({"best_epoch": fitted.best_epoch, "fit_seconds": fitted.seconds})
         else:
@@ -73,9 +78,11 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
         version = None
         if cfg.model.kind == "transformer":
             registered = cfg.tracking.registered_model if cfg.tracking.register_model else None
-            version = tracking.log_model(cfg.model_dir, registered)
+            version = tracking.log_model(staging, registered)
         seconds = time.monotonic() - started
         tracking.log_metrics({"wall_seconds": seconds})
+        if cfg.model.kind == "transformer":
+            publish_directory(staging, cfg.model_dir)  # only now: a failed run never replaces a good model
     model_dir = cfg.model_dir if cfg.model.kind == "transformer" else None
     return TrainResult(run_id, dev_report, test_report, thresholds, model_dir, version, seconds)
 
@@ -113,9 +120,20 @@ def log_inputs(cfg: RunConfig, config_path: Path, splits: dict[str, Split]) -> N
     tracking.log_corpus(frames, cfg.data.corpus, digest)
 
 
+@contextmanager
+def staged(cfg: RunConfig) -> Iterator[Path]:
+    """A private directory beside ``cfg.model_dir`` for this run's model, removed unless published."""
+    cfg.model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{cfg.model_dir.name}.run-", dir=cfg.model_dir.parent)) / "model"
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging.parent, ignore_errors=True)
+
+
 def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, Split], run_id: str,
-                    resume: bool) -> tuple[np.ndarray, np.ndarray, dict[str, float], FitResult]:
-    """Fine-tune, tune thresholds on dev, save the model directory, and score dev and test with it."""
+                    resume: bool, model_dir: Path) -> tuple[np.ndarray, np.ndarray, dict[str, float], FitResult]:
+    """Fine-tune, tune thresholds on dev, save the model to ``model_dir``, and score dev and test with it."""
     model, tokenizer = build_model(cfg.model, labels, splits["train"].texts, seed=cfg.seed)
     fitted = fit(model, tokenizer, splits["train"], splits["dev"], labels, cfg,
                  on_epoch=lambda row: tracking.log_metrics(epoch_metrics(row), step=int(row["epoch"])),
@@ -124,9 +142,9 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
     thresholds = tune_thresholds(dev_scores, splits["dev"].gold, labels)
     meta = ArtifactMeta(labels=labels, thresholds=thresholds, max_length=cfg.model.max_length,
                         mlflow_run_id=run_id, encoder=cfg.model.encoder)
-    save_artifact(cfg.model_dir, model, tokenizer, meta)
+    save_artifact(model_dir, model, tokenizer, meta)
     # The test split is scored through the saved directory, exactly as it will be served.
-    test_scores = load_classifier(cfg.model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
+    test_scores = load_classifier(model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
     return dev_scores, test_scores, thresholds, fitted
 
 
@@ -211,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
         result = train(cfg, Path(args.config), resume=args.resume)
-    except (ConfigError, CorpusError) as exc:
+    except (ConfigError, CorpusError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -156,3 +156,17 @@ def test_one_huge_text_is_cut_before_the_tokenizer_sees_it(tiny_classifier, monk
     assert max(seen) <= tiny_classifier.meta.max_length * 64
     monkeypatch.setattr(tiny_classifier, "tokenizer", tokenizer)
     assert np.allclose(scores, tiny_classifier.score([huge[:100_000]]), atol=1e-6)
+
+
+def test_a_model_with_broken_weights_fails_instead_of_printing_nan(tiny_model_dir, tmp_path):
+    import torch
+
+    from inference.artifact import load_artifact, save_artifact
+
+    model, tokenizer, meta = load_artifact(tiny_model_dir)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(float("nan"))
+    broken = load_classifier(save_artifact(tmp_path / "nan", model, tokenizer, meta))
+    with pytest.raises(ValueError, match="non-finite scores"):
+        broken.predict(["Talks began."])

@@ -59,3 +59,11 @@ def test_cli_fails_before_any_work(tmp_path, capsys):
     path.write_text("modle: {}\n")
     assert main(["--config", str(path)]) == 2
     assert "bad.yaml: modle: Extra inputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_non_finite_values_are_refused(tmp_path, value):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"train:\n  learning_rate: {value}\n")
+    with pytest.raises(ConfigError, match=r"train.learning_rate"):
+        load_config(path)

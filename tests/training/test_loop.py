@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import ROOT, TOKENIZER_TEXTS
 from training.config import load_config
-from training.loop import Split, fit, positive_weights
+from training.loop import Split, TrainingError, fit, positive_weights
 from training.model import build_model
 
 LABELS = ("state_visit", "aid")
@@ -61,3 +61,19 @@ def test_same_config_reproduces_the_run(tmp_path):
         model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
         histories.append(fit(model, tokenizer, split, split, LABELS, cfg).history)
     assert histories[0] == histories[1]
+
+
+def test_a_diverging_run_stops_with_a_clear_message(tmp_path, monkeypatch):
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=2"])
+    split = _splits()
+    model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
+    real_forward = model.forward
+
+    def diverged(*args, **kwargs):  # what an exploding learning rate does to the logits
+        output = real_forward(*args, **kwargs)
+        output.logits = output.logits * float("nan")
+        return output
+
+    monkeypatch.setattr(model, "forward", diverged)
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1: the weights have diverged"):
+        fit(model, tokenizer, split, split, LABELS, cfg)
