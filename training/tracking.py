@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,12 +57,32 @@ def run(name: str, tags: dict[str, str] | None = None) -> Iterator[str]:
     try:
         yield active.info.run_id
     except KeyboardInterrupt:
-        mlflow.end_run(status="KILLED")
+        _end_run_uninterrupted("KILLED")
         raise
     except BaseException:
-        mlflow.end_run(status="FAILED")
+        _end_run_uninterrupted("FAILED")
         raise
-    mlflow.end_run(status="FINISHED")
+    _end_run_uninterrupted("FINISHED")
+
+
+def _end_run_uninterrupted(status: str) -> None:
+    """End the active run with Ctrl-C and SIGTERM held off, so a second Ctrl-C cannot leave it RUNNING.
+
+    Signals that arrive meanwhile are not lost: the last one is raised again once the run is ended.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        mlflow.end_run(status=status)  # signal handlers can only be changed in the main thread
+        return
+    pending: list[int] = []
+    held = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        mlflow.end_run(status=status)
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    if pending and status != "KILLED":
+        signal.raise_signal(pending[-1])
 
 
 def log_params(params: dict[str, Any]) -> None:

@@ -35,3 +35,20 @@ def test_clean_exit_is_finished(store, tmp_path):
         tracking.log_metrics({"x": 1.0})
     assert _status(store, run_id) == "FINISHED"
     assert (tmp_path / "mlflow.db").exists()
+
+
+def test_a_second_ctrl_c_while_ending_cannot_leave_the_run_running(store, monkeypatch):
+    import os
+    import signal
+
+    real_end_run = tracking.mlflow.end_run
+
+    def impatient_user(*args, **kwargs):  # Ctrl-C again while MLflow is writing the status
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_end_run(*args, **kwargs)
+
+    monkeypatch.setattr(tracking.mlflow, "end_run", impatient_user)
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.run("interrupted twice") as run_id:
+            raise KeyboardInterrupt
+    assert _status(store, run_id) == "KILLED"
