@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 SEED := seeds/000_eabc39c2cad07c40.txt
 CONFIG ?= configs/default.yaml
 MODEL ?= models:/diplomatic-events@candidate
+SERVE_MODEL ?= models:/diplomatic-events@champion
+PORT ?= 5001
 
-.PHONY: main test train classify-seed lint mlflow-ui clean
+.PHONY: main test train promote classify-seed serve lint mlflow-ui clean
 
 $(STAMP): pyproject.toml
 	python3.11 -m venv $(VENV)
@@ -16,11 +18,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## main: train the default config, register it in MLflow, and classify the seed article.
-main: train classify-seed
+## main: train the default config, register it in MLflow, promote it to @champion when it is
+## at least as good as the current one (the first model always is), and classify the seed article.
+main: train promote classify-seed
 
 train: $(STAMP)
 	$(PY) -m training.train --config $(CONFIG)
+
+# A refusal (the new model is worse than the champion) is an answer, not a failure of `make main`.
+promote: $(STAMP)
+	-$(PY) -m training.promote
 
 classify-seed: $(STAMP)
 	$(PY) -m inference --model $(MODEL) --documents --format text $(SEED)
@@ -28,6 +35,12 @@ classify-seed: $(STAMP)
 ## test: the whole test suite (slow tests included; they fit CI's time).
 test: $(STAMP)
 	$(PY) -m pytest
+
+## serve: the registered @champion over HTTP (POST /invocations). MLflow starts `uvicorn` from
+## PATH, so the virtual environment's bin folder goes first on it.
+serve: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+	  exec $(VENV)/bin/mlflow models serve -m $(SERVE_MODEL) --env-manager local --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inference training tests benchmarks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -98,15 +99,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_mlflow_models_serve_answers_invocations(trained):
+def test_make_serve_answers_invocations(trained):
+    """The README's serving command, as written: ``make serve`` with a model URI and a port."""
     port = _free_port()
-    # The server runs `uvicorn` from PATH: the virtual environment's bin folder must be on it.
-    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    venv_bin = os.path.dirname(sys.executable)
+    # Without the virtual environment on PATH: `make serve` must put it there for uvicorn.
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": trained["uri"], "MLFLOW_DISABLE_TELEMETRY": "true"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}@candidate", "--env-manager",
-         "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=trained["folder"],
+        ["make", "--no-print-directory", "-C", str(ROOT), "serve", f"SERVE_MODEL=models:/{NAME}@candidate",
+         f"PORT={port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -123,13 +126,18 @@ def test_mlflow_models_serve_answers_invocations(trained):
                                          headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # make, its shell and the server are one process group
         server.wait(timeout=30)
     expected = load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)
     rows = answer["predictions"]
     assert [r["labels"] for r in rows] == [list(p.labels) for p in expected]
     for row, pred in zip(rows, expected):
         assert row["scores"] == pytest.approx(pred.scores, abs=1e-6)
+
+
+def test_make_main_promotes_before_classifying():
+    steps = subprocess.run(["make", "-n", "-C", str(ROOT), "main"], capture_output=True, text=True, check=True).stdout
+    assert steps.index("training.train") < steps.index("training.promote") < steps.index("-m inference")
 
 
 def test_promotion_only_when_at_least_as_good(trained):
