@@ -72,6 +72,29 @@ def config_digest(cfg: RunConfig) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode() + corpus).hexdigest()[:16]
 
 
+def checkpoint_path(cfg: RunConfig) -> Path:
+    """Where this config's interrupted run keeps its checkpoint: one file per config and corpus.
+
+    Keyed by :func:`config_digest`, so a run with other settings never replaces (or resumes)
+    the checkpoint of an interrupted one.
+    """
+    return cfg.checkpoint_dir / cfg.name / f"{config_digest(cfg)}.pt"
+
+
+def resumable(cfg: RunConfig) -> str:
+    """What ``--resume`` would continue, in words; raises ``TrainingError`` when there is nothing.
+
+    Called before a run starts, so a wrong ``--resume`` creates no MLflow run.
+    """
+    path = checkpoint_path(cfg)
+    if path.exists():
+        return f"resuming the interrupted run of this config from {path}"
+    others = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+    hint = (f"; {len(others)} checkpoint(s) of other settings or another corpus are in {path.parent}: "
+            f"{', '.join(others)} (resume them with the settings they were written with)") if others else ""
+    raise TrainingError(f"--resume: nothing to resume for this config and corpus (no {path}){hint}")
+
+
 def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str, ...], cfg: RunConfig,
         on_epoch: Callable[[dict[str, float]], None] = lambda row: None, resume: bool = False) -> FitResult:
     """Train ``model`` in place and leave it holding the weights of its best dev epoch."""
@@ -88,7 +111,7 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(positive_weights(train.gold, tc.pos_weight,
                                                                                     tc.max_pos_weight)))
     state = {"epoch": 0, "step": 0, "best_epoch": 0, "best_score": -1.0, "best_weights": None, "history": []}
-    checkpoint = cfg.checkpoint_dir / cfg.name / "last.pt"
+    checkpoint = checkpoint_path(cfg)
     if resume and checkpoint.exists():
         state = _restore(checkpoint, cfg, model, optimizer, scheduler)
         print(f"resuming from {checkpoint} after epoch {state['epoch']}")

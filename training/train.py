@@ -32,7 +32,7 @@ from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
-from training.loop import FitResult, Split, TrainingError, fit, score
+from training.loop import FitResult, Split, TrainingError, fit, resumable, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 from training.promote import DEFAULT_NAME
@@ -59,6 +59,8 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
     started = time.monotonic()
     labels = cfg.data.label_ids
     splits = load_splits(cfg, labels)
+    if resume and cfg.model.kind == "transformer":
+        print(resumable(cfg))
     uri = tracking.setup(cfg.tracking.experiment)
     print(f"MLflow: {uri} (experiment {cfg.tracking.experiment!r})")
     with tracking.run(cfg.name, tags={"model.kind": cfg.model.kind}) as run_id, staged(cfg) as staging:

@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import ROOT, TOKENIZER_TEXTS
 from training.config import load_config
-from training.loop import Split, TrainingError, fit, positive_weights
+from training.loop import Split, TrainingError, checkpoint_path, fit, positive_weights
 from training.model import build_model
 
 LABELS = ("state_visit", "aid")
@@ -35,7 +35,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, capsys):
     model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
     with pytest.raises(KeyboardInterrupt):
         fit(model, tokenizer, split, split, LABELS, cfg, on_epoch=interrupt_after_first_epoch)
-    checkpoint = tmp_path / "tiny" / "last.pt"
+    checkpoint = checkpoint_path(cfg)
     assert not checkpoint.exists()  # the epoch's checkpoint is written after the callback returns
 
     seen = []
@@ -77,3 +77,23 @@ def test_a_diverging_run_stops_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(model, "forward", diverged)
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1: the weights have diverged"):
         fit(model, tokenizer, split, split, LABELS, cfg)
+
+
+def test_resume_says_what_it_resumes_or_why_not_before_any_run(tmp_path, monkeypatch, capsys):
+    from training import train as train_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for name in ("HF_HOME", "HF_DATASETS_CACHE"):  # main() sets them when unset; keep the session's
+        monkeypatch.setenv(name, str(tmp_path / "hf"))
+    monkeypatch.setattr(train_module, "_interrupt_on_signals", lambda: None)  # keep pytest's signal handlers
+    args = ["--config", str(ROOT / "configs/tiny.yaml"), "--set", f"data.corpus={ROOT / 'build/corpus.jsonl'}",
+            "--set", f"checkpoint_dir={tmp_path / 'ck'}", "--resume"]
+    assert train_module.main(args) == 2
+    assert "--resume: nothing to resume for this config and corpus" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()  # refused before a run was created
+    other = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path / 'ck'}", "train.epochs=9"])
+    checkpoint_path(other).parent.mkdir(parents=True)
+    checkpoint_path(other).write_bytes(b"")
+    assert train_module.main(args) == 2
+    assert "1 checkpoint(s) of other settings or another corpus" in capsys.readouterr().err
