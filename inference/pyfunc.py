@@ -15,6 +15,8 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from inference.load import load_classifier
 
@@ -29,9 +31,14 @@ class DiplomaticEventsModel(mlflow.pyfunc.PythonModel):
 
     # No type hints on these two: MLflow reads them as a schema and warns about ``Any``.
     def predict(self, context, model_input, params=None):
-        texts = texts_from_input(model_input)
-        batch_size = int((params or {}).get("batch_size", 32))
-        predictions = self.classifier.predict(texts, batch_size=batch_size)
+        try:
+            texts = texts_from_input(model_input)
+            batch_size = int((params or {}).get("batch_size", 32))
+            predictions = self.classifier.predict(texts, batch_size=batch_size)
+        except (TypeError, ValueError) as exc:
+            # A bad request, not a server fault: the REST answer is a 400 saying what is wrong,
+            # with no server stack trace.
+            raise MlflowException(f"bad 'text' input: {exc}", error_code=INVALID_PARAMETER_VALUE) from None
         labels = [list(p.labels) for p in predictions]
         return pd.DataFrame({"labels": labels, "scores": [p.scores for p in predictions]})
 
@@ -46,7 +53,8 @@ def texts_from_input(model_input: Any) -> list[str]:
     if isinstance(model_input, pd.DataFrame):
         if "text" in model_input.columns:
             return model_input["text"].tolist()
-        if len(model_input.columns) == 1:
+        # An unnamed single column (a list or a Spark column passed positionally) is the texts.
+        if len(model_input.columns) == 1 and not isinstance(model_input.columns[0], str):
             return model_input.iloc[:, 0].tolist()
         raise ValueError(f"expected a 'text' column, got columns {list(model_input.columns)}")
     if isinstance(model_input, dict) and "text" in model_input:

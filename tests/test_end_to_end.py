@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
 
 import mlflow
@@ -18,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from inference import load_classifier
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port, wait_for_http
 from training import tracking
 from training.config import load_config
 from training.train import train
@@ -93,15 +92,10 @@ def test_pyfunc_model_loads_and_predicts_like_predict(trained):
         assert row == pytest.approx(pred.scores)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_make_serve_answers_invocations(trained):
+@pytest.fixture(scope="module")
+def served(trained):
     """The README's serving command, as written: ``make serve`` with a model URI and a port."""
-    port = _free_port()
+    port = free_port()
     venv_bin = os.path.dirname(sys.executable)
     # Without the virtual environment on PATH: `make serve` must put it there for uvicorn.
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
@@ -112,27 +106,61 @@ def test_make_serve_answers_invocations(trained):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not start: {server.stderr.read().decode()[-2000:]}")
-                time.sleep(1)
-        body = json.dumps({"dataframe_records": [{"text": t} for t in TEXTS]}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
-        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server, "make serve")
+        yield f"http://127.0.0.1:{port}/invocations"
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make, its shell and the server are one process group
         server.wait(timeout=30)
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _records(texts: list) -> bytes:
+    return json.dumps({"dataframe_records": [{"text": t} for t in texts]}).encode()
+
+
+def test_make_serve_answers_invocations(trained, served):
+    status, answer = _post(served, _records(TEXTS))
+    assert status == 200
     expected = load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)
     rows = answer["predictions"]
     assert [r["labels"] for r in rows] == [list(p.labels) for p in expected]
     for row, pred in zip(rows, expected):
         assert row["scores"] == pytest.approx(pred.scores, abs=1e-6)
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"{not json", "json"),
+    (json.dumps({"dataframe_records": [{"body": "Talks began."}]}).encode(), "text"),
+    (_records([5, None]), "text"),
+])
+def test_bad_requests_get_a_4xx_that_says_what_is_wrong(served, body, says):
+    status, answer = _post(served, body)
+    assert 400 <= status < 500
+    assert says in answer.get("message", "").lower()
+    assert "Traceback" not in json.dumps(answer)
+
+
+def test_the_server_holds_under_concurrent_clients_and_a_large_payload(trained, served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = [list(p.labels) for p in load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda _: _post(served, _records(TEXTS)), range(200)))
+    assert all(status == 200 for status, _ in answers)
+    assert all([r["labels"] for r in answer["predictions"]] == expected for _, answer in answers)
+    big = ["Talks began in Geneva between the two delegations on the border dispute. " * 14] * 3000
+    status, answer = _post(served, _records(big))  # about 3 MB
+    assert status == 200 and len(answer["predictions"]) == 3000
+    status, _ = _post(served, _records(TEXTS))
+    assert status == 200  # still answering after it
 
 
 def test_make_main_promotes_before_classifying():

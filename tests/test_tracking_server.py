@@ -6,16 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from inference import load_classifier
-from tests.conftest import ROOT
-from tests.test_end_to_end import TEXTS, _free_port
+from tests.conftest import ROOT, free_port, wait_for_http
+from tests.test_end_to_end import TEXTS
 from training.config import load_config
 from training.train import train
 
@@ -27,7 +25,7 @@ NAME = "diplomatic-events-tiny"
 def server(tmp_path_factory):
     """``mlflow server`` on 127.0.0.1: SQLite backend and a local artifact root in a temporary folder."""
     folder = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     venv_bin = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
            "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -39,15 +37,7 @@ def server(tmp_path_factory):
     )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow server did not start: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(1)
+        wait_for_http(f"{uri}/health", process, "mlflow server")
         yield {"uri": uri, "folder": folder, "pid": process.pid}
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # stopped by its process id (and its workers with it)
