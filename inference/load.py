@@ -36,7 +36,13 @@ def resolve_model_dir(source: str | Path) -> Path:
 
     from inference.tracking_uri import default_tracking_uri
 
-    mlflow.set_tracking_uri(default_tracking_uri())
+    uri = default_tracking_uri()
+    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if store is not None and not store.exists() and text.startswith(("models:/", "runs:/")):
+        # Reading must not create an empty store in whatever folder the command ran from.
+        raise ArtifactError(f"could not fetch {text}: there is no MLflow store at {store}; run from the folder "
+                            "that holds mlflow.db (the project root) or set MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
     except Exception as exc:  # MLflow raises its own exception types for unknown models

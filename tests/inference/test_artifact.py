@@ -100,3 +100,11 @@ def test_a_bad_or_reordered_classifier_json_is_refused(tiny_model_dir, tmp_path,
     (model / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match=message):
         load_classifier(model)
+
+
+def test_a_registry_uri_outside_the_project_leaves_no_stray_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ArtifactError, match="there is no MLflow store at .*mlflow.db"):
+        load_classifier("models:/diplomatic-events@champion")
+    assert list(tmp_path.iterdir()) == []
