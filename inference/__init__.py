@@ -1,10 +1,11 @@
 """Serve the diplomatic-event classifier: ``load_classifier``, ``predict``, the CLI and MLflow pyfunc.
 
 Example:
-    >>> from inference import load_classifier                       # doctest: +SKIP
-    >>> clf = load_classifier("models:/diplomatic-events@champion")  # doctest: +SKIP
-    >>> clf.classify_document(article).events[0].label               # doctest: +SKIP
-    'state_visit'
+    >>> from inference import load_classifier
+    >>> clf = load_classifier(model_dir)    # a directory, or "models:/diplomatic-events@champion"
+    >>> doc = clf.classify_document(article)
+    >>> len(doc.sentences), all(e.label in clf.meta.labels for e in doc.events)
+    (16, True)
 """
 
 from inference.artifact import ArtifactError, ArtifactMeta

@@ -1,9 +1,11 @@
 """The classifier users call: sentences in, labelled predictions out; articles in, events out.
 
 Example:
-    >>> clf = load_classifier("artifacts/default")                    # doctest: +SKIP
-    >>> clf.predict(["Putin arrived in Pyongyang on Tuesday."])[0].labels  # doctest: +SKIP
-    ('state_visit',)
+    >>> from inference import load_classifier
+    >>> clf = load_classifier(model_dir)    # e.g. "artifacts/default"
+    >>> prediction = clf.predict(["Putin arrived in Pyongyang on Tuesday."])[0]
+    >>> prediction.labels == tuple(l for l in clf.meta.labels if prediction.scores[l] >= clf.meta.thresholds[l])
+    True
 """
 
 from __future__ import annotations
@@ -175,8 +177,10 @@ class Classifier:
             ValueError: an item is not a string (the message names its index).
 
         Example:
-            >>> clf.predict(["The EU extended sanctions on Minsk."])[0].labels  # doctest: +SKIP
-            ('sanctions_imposed',)
+            >>> [len(p.scores) for p in clf.predict(["The EU extended sanctions on Minsk.", ""])]
+            [9, 9]
+            >>> clf.predict([""])[0].labels    # blank text gets no labels
+            ()
         """
         texts = check_texts(sentences)
         return [self._prediction(row) for row in self.score(texts, batch_size)]
@@ -189,9 +193,11 @@ class Classifier:
         """Split an article into sentences, label each, and gather the events it reports.
 
         Example:
-            >>> doc = clf.classify_document(article)                      # doctest: +SKIP
-            >>> [(e.label, e.evidence[0].start) for e in doc.events]      # doctest: +SKIP
-            [('state_visit', 142)]
+            >>> doc = clf.classify_document(article)
+            >>> all(article[s.start : s.end] == s.text for s in doc.sentences)
+            True
+            >>> all(e.evidence and e.score == max(ev.score for ev in e.evidence) for e in doc.events)
+            True
         """
         if not isinstance(text, str):
             raise TypeError(f"expected the article as a string, got {type(text).__name__}")

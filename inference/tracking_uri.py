@@ -5,7 +5,7 @@ working directory (the project root, for the commands in the README).
 ``MLFLOW_TRACKING_URI`` overrides it, e.g. for a tracking server.
 
 Example:
-    >>> default_tracking_uri().startswith(("sqlite:///", "http"))  # doctest: +SKIP
+    >>> default_tracking_uri().startswith(("sqlite:///", "http"))
     True
 """
 

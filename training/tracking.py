@@ -4,9 +4,12 @@ Embedded by default (``sqlite:///mlflow.db`` and ``mlruns/`` in the working dire
 ``MLFLOW_TRACKING_URI`` points it at a tracking server instead.
 
 Example:
-    >>> setup("diplomatic-events")                      # doctest: +SKIP
-    >>> with run("default") as run_id:                  # doctest: +SKIP
+    >>> setup("diplomatic-events").startswith(("sqlite:///", "http"))
+    True
+    >>> with run("default") as run_id:
     ...     log_metrics({"dev_macro_f1": 0.7}, step=1)
+    >>> MlflowClient().get_run(run_id).info.status
+    'FINISHED'
 """
 
 from __future__ import annotations
