@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -60,6 +61,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in process group ``pgid`` (a server and its workers), in MB."""
+    out = subprocess.run(["ps", "-o", "rss=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return sum(int(value) for value in out.split()) / 1024
 
 
 def wait_for_http(url: str, process, what: str, timeout: float = 120) -> None:

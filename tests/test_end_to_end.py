@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from inference import load_classifier
-from tests.conftest import ROOT, free_port, wait_for_http
+from tests.conftest import ROOT, free_port, group_rss_mb, wait_for_http
 from training import tracking
 from training.config import load_config
 from training.train import train
@@ -107,7 +107,7 @@ def served(trained):
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/ping", server, "make serve")
-        yield f"http://127.0.0.1:{port}/invocations"
+        yield {"url": f"http://127.0.0.1:{port}/invocations", "pgid": server.pid}
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make, its shell and the server are one process group
         server.wait(timeout=30)
@@ -127,7 +127,7 @@ def _records(texts: list) -> bytes:
 
 
 def test_make_serve_answers_invocations(trained, served):
-    status, answer = _post(served, _records(TEXTS))
+    status, answer = _post(served["url"], _records(TEXTS))
     assert status == 200
     expected = load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)
     rows = answer["predictions"]
@@ -142,7 +142,7 @@ def test_make_serve_answers_invocations(trained, served):
     (_records([5, None]), "text"),
 ])
 def test_bad_requests_get_a_4xx_that_says_what_is_wrong(served, body, says):
-    status, answer = _post(served, body)
+    status, answer = _post(served["url"], body)
     assert 400 <= status < 500
     assert says in answer.get("message", "").lower()
     assert "Traceback" not in json.dumps(answer)
@@ -151,16 +151,20 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(served, body, says):
 def test_the_server_holds_under_concurrent_clients_and_a_large_payload(trained, served):
     from concurrent.futures import ThreadPoolExecutor
 
+    url = served["url"]
     expected = [list(p.labels) for p in load_classifier(trained["folder"] / "artifacts" / "tiny").predict(TEXTS)]
+    _post(url, _records(TEXTS))
+    idle = group_rss_mb(served["pgid"])
     with ThreadPoolExecutor(max_workers=50) as pool:
-        answers = list(pool.map(lambda _: _post(served, _records(TEXTS)), range(200)))
+        answers = list(pool.map(lambda _: _post(url, _records(TEXTS)), range(200)))
     assert all(status == 200 for status, _ in answers)
     assert all([r["labels"] for r in answer["predictions"]] == expected for _, answer in answers)
     big = ["Talks began in Geneva between the two delegations on the border dispute. " * 14] * 3000
-    status, answer = _post(served, _records(big))  # about 3 MB
+    status, answer = _post(url, _records(big))  # about 3 MB
     assert status == 200 and len(answer["predictions"]) == 3000
-    status, _ = _post(served, _records(TEXTS))
+    status, _ = _post(url, _records(TEXTS))
     assert status == 200  # still answering after it
+    assert group_rss_mb(served["pgid"]) < idle + 1024  # memory stays bounded: no growth per request kept
 
 
 def test_make_main_promotes_before_classifying():
