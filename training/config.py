@@ -65,6 +65,15 @@ class ModelConfig(_Section):
     max_length: int = Field(128, ge=8, le=512)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, encoder: str) -> str:
+        # Checked here, not when the model is built: a typo must fail before a run starts.
+        if encoder not in ("minilm", "tiny-random") and not (Path(encoder) / "config.json").is_file():
+            raise ValueError(f"{encoder!r} is neither 'minilm', 'tiny-random' nor a model directory with a "
+                             "config.json")
+        return encoder
+
 
 class TrainConfig(_Section):
     epochs: int = Field(6, ge=1)

@@ -67,3 +67,10 @@ def test_non_finite_values_are_refused(tmp_path, value):
     path.write_text(f"train:\n  learning_rate: {value}\n")
     with pytest.raises(ConfigError, match=r"train.learning_rate"):
         load_config(path)
+
+
+def test_an_unknown_encoder_fails_before_any_run(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"model:\n  encoder: {tmp_path / 'no-such-encoder'}\n")
+    with pytest.raises(ConfigError, match=r"model.encoder.*neither 'minilm', 'tiny-random' nor a model directory"):
+        load_config(path)
