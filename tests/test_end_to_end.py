@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,27 +173,34 @@ def test_make_main_promotes_before_classifying():
     assert steps.index("training.train") < steps.index("training.promote") < steps.index("-m inference")
 
 
-def test_promotion_only_when_at_least_as_good(trained):
+def test_promotion_goes_through_the_paired_gate(trained, tmp_path, capsys):
+    from training.promote import main
+
     tracking.setup_registry()
-    client = trained["client"]
-    first = tracking.promote(NAME)
-    assert first.promoted and "first champion" in first.reason
-    champion_score = client.get_run(trained["result"].run_id).data.metrics["test_macro_f1"]
-    worse = _version_with_metric(client, champion_score - 0.1)
-    refused = tracking.promote(NAME, worse)
-    assert not refused.promoted and "below champion" in refused.reason
-    assert str(client.get_model_version_by_alias(NAME, "champion").version) == first.version
-    better = _version_with_metric(client, champion_score + 0.1)
-    assert tracking.promote(NAME, better).promoted
-    assert str(client.get_model_version_by_alias(NAME, "champion").version) == better
-
-
-def _version_with_metric(client: MlflowClient, value: float) -> str:
-    run = client.create_run(client.get_experiment_by_name("diplomatic-events-tiny").experiment_id)
-    client.log_metric(run.info.run_id, "test_macro_f1", value)
-    client.set_terminated(run.info.run_id)
-    version = client.create_model_version(NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    return str(version.version)
+    client, run_id = trained["client"], trained["result"].run_id
+    corpus = ["--corpus", str(ROOT / "build/corpus.jsonl"), "--resamples", "200"]
+    assert main(["--name", NAME, *corpus]) == 0
+    assert "first champion" in capsys.readouterr().out
+    first = str(client.get_model_version_by_alias(NAME, "champion").version)
+    # The same weights registered again: not worse, so promoted, with the evidence printed.
+    same = str(client.create_model_version(NAME, source=f"runs:/{run_id}/model", run_id=run_id).version)
+    assert main(["--name", NAME, "--version", same, *corpus]) == 0
+    out = capsys.readouterr().out
+    assert f"version {same} is now champion" in out and "+0.0000 [+0.0000, +0.0000]" in out
+    # A copy that labels nothing (every threshold 1.0) loses all its true positives: refused.
+    assert client.get_run(run_id).data.metrics["dev_micro_f1"] > 0.05  # so there is something to lose
+    mute = tmp_path / "mute"
+    shutil.copytree(trained["folder"] / "artifacts" / "tiny", mute)
+    meta = json.loads((mute / "classifier.json").read_text())
+    meta["thresholds"] = dict.fromkeys(meta["thresholds"], 1.0)
+    (mute / "classifier.json").write_text(json.dumps(meta))
+    with tracking.run("mute-copy") as mute_run:
+        tracking.log_model(mute, None)
+    muted = str(client.create_model_version(NAME, source=f"runs:/{mute_run}/model", run_id=mute_run).version)
+    assert main(["--name", NAME, "--version", muted, *corpus]) == 1
+    out = capsys.readouterr().out
+    assert "not promoted" in out and "WORSE beyond the margin" in out
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == same != first
 
 
 def test_promote_command_refuses_unknown_model(trained, capsys):

@@ -159,19 +159,13 @@ def bootstrap_intervals(gold: np.ndarray, predicted: np.ndarray, labels: tuple[s
         >>> sorted(bootstrap_intervals(gold, pred, ("aid",), ["a", "a", "b", "c"], 200))[:2]
         ['doc_micro_f1', 'f1_aid']
     """
-    docs = sorted(set(doc_ids))
-    index = {doc: i for i, doc in enumerate(docs)}
-    member = np.zeros((len(docs), len(doc_ids)))
-    member[[index[d] for d in doc_ids], np.arange(len(doc_ids))] = 1
-    counts = np.stack([member @ (gold & predicted), member @ ((1 - gold) & predicted),
-                       member @ (gold & (1 - predicted))])                      # (3, docs, labels)
-    doc_gold, doc_pred = _by_document(gold, doc_ids), _by_document(predicted, doc_ids)
-    doc_counts = np.stack([doc_gold & doc_pred, (1 - doc_gold) & doc_pred, doc_gold & (1 - doc_pred)])
+    counts, doc_counts = _document_counts(gold, predicted, doc_ids)
+    docs = counts.shape[1]
     requested = [j for j, label in enumerate(labels) if label in REQUESTED_LABELS]
     rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(resamples):
-        weights = np.bincount(rng.integers(0, len(docs), len(docs)), minlength=len(docs))
+        weights = np.bincount(rng.integers(0, docs, docs), minlength=docs)
         tp, fp, fn = np.tensordot(counts, weights, axes=([1], [0]))             # per label
         present = (tp + fn) > 0
         f1 = np.where(present, 2 * tp / np.maximum(2 * tp + fp + fn, 1), np.nan)
@@ -190,6 +184,59 @@ def bootstrap_intervals(gold: np.ndarray, predicted: np.ndarray, labels: tuple[s
         if len(values):
             intervals[name] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
     return intervals
+
+
+def paired_bootstrap(gold: np.ndarray, candidate: np.ndarray, champion: np.ndarray, doc_ids: list[str],
+                     resamples: int = 1000, seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """Candidate minus champion on the same sentences: the difference and its 95% interval.
+
+    Both systems' decisions are resampled with the same documents in every draw, so the
+    interval is of the paired difference (much narrower than two separate intervals).
+    Returns ``{"micro_f1": (delta, lo, hi), "doc_micro_f1": (delta, lo, hi)}``.
+
+    Example:
+        >>> gold = np.array([[1], [0], [1], [1]])
+        >>> better, worse = np.array([[1], [0], [1], [1]]), np.array([[1], [1], [0], [0]])
+        >>> delta, lo, hi = paired_bootstrap(gold, better, worse, ["a", "a", "b", "c"], 200)["micro_f1"]
+        >>> round(delta, 3), lo <= delta <= hi
+        (0.6, True)
+    """
+    gold = gold.astype(int)
+    systems = [_document_counts(gold, predicted.astype(int), doc_ids) for predicted in (candidate, champion)]
+    docs = systems[0][0].shape[1]
+
+    def micro(weights: np.ndarray) -> np.ndarray:
+        # Per system: sentence micro-F1 and document micro-F1 under these document weights.
+        values = []
+        for counts, doc_counts in systems:
+            tp, fp, fn = np.tensordot(counts, weights, axes=([1], [0])).sum(axis=1)
+            dtp, dfp, dfn = np.tensordot(doc_counts, weights, axes=([1], [0])).sum(axis=1)
+            values.append([2 * tp / max(2 * tp + fp + fn, 1), 2 * dtp / max(2 * dtp + dfp + dfn, 1)])
+        return np.array(values[0]) - np.array(values[1])
+
+    observed = micro(np.ones(docs))
+    rng = np.random.default_rng(seed)
+    draws = np.array([micro(np.bincount(rng.integers(0, docs, docs), minlength=docs)) for _ in range(resamples)])
+    lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
+    return {name: (float(observed[k]), float(lo[k]), float(hi[k]))
+            for k, name in enumerate(("micro_f1", "doc_micro_f1"))}
+
+
+def _document_counts(gold: np.ndarray, predicted: np.ndarray, doc_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per document and label: sentence (tp, fp, fn) counts and document-level (tp, fp, fn) flags.
+
+    Both arrays have shape (3, documents, labels), documents in sorted id order, so a
+    bootstrap draw is a weight per document and a tensordot.
+    """
+    docs = sorted(set(doc_ids))
+    index = {doc: i for i, doc in enumerate(docs)}
+    member = np.zeros((len(docs), len(doc_ids)))
+    member[[index[d] for d in doc_ids], np.arange(len(doc_ids))] = 1
+    counts = np.stack([member @ (gold & predicted), member @ ((1 - gold) & predicted),
+                       member @ (gold & (1 - predicted))])
+    doc_gold, doc_pred = _by_document(gold, doc_ids), _by_document(predicted, doc_ids)
+    doc_counts = np.stack([doc_gold & doc_pred, (1 - doc_gold) & doc_pred, doc_gold & (1 - doc_pred)])
+    return counts, doc_counts
 
 
 def _by_document(matrix: np.ndarray, doc_ids: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,6 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 CANDIDATE, CHAMPION = "candidate", "champion"
-PROMOTION_METRIC = "test_macro_f1"
 # What the served model needs; with `--env-manager local` the current environment is used.
 PYFUNC_REQUIREMENTS = ["torch==2.13.0", "transformers>=5.0,<6", "sentencex>=1.0.32,<2", "numpy", "pandas", "mlflow"]
 
@@ -154,32 +153,36 @@ class Promotion:
     reason: str
 
 
-def promote(name: str, version: str | None = None, metric: str = PROMOTION_METRIC) -> Promotion:
-    """Move ``champion`` to ``version`` (default: the ``candidate``) if its ``metric`` is at least the champion's."""
+def promote(name: str, version: str | None = None,
+            judge: Callable[[str, str], tuple[bool, str]] | None = None) -> Promotion:
+    """Move ``champion`` to ``version`` (default: the ``candidate``) if ``judge`` says it is not worse.
+
+    ``judge(candidate_version, champion_version)`` returns ``(passed, evidence)``; the
+    evidence goes into the reason either way. The first version of a model, or a
+    candidate that already is the champion, needs no judge.
+    """
     client = MlflowClient()
     try:
         version = version or str(client.get_model_version_by_alias(name, CANDIDATE).version)
-        candidate_score = _run_metric(client, name, version, metric)
+        client.get_model_version(name, version)
     except MlflowException as exc:
         return Promotion(False, version or "?", f"cannot read model {name!r} version {version}: {exc.message}")
-    if candidate_score is None:
-        return Promotion(False, version, f"version {version} has no {metric} metric; evaluate it before promoting")
     try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
+        champion = str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         champion = None
-    if champion is not None and str(champion.version) != version:
-        champion_score = _run_metric(client, name, champion.version, metric)
-        if champion_score is not None and candidate_score < champion_score:
-            return Promotion(False, version, f"version {version} has {metric} {candidate_score:.4f}, below champion "
-                                             f"version {champion.version}'s {champion_score:.4f}; champion unchanged")
+    evidence = ""
+    if champion is not None and champion != version:
+        if judge is None:
+            raise ValueError("a champion exists: promoting over it needs a judge")
+        passed, evidence = judge(version, champion)
+        if not passed:
+            return Promotion(False, version, f"version {version} is worse than champion version {champion}; "
+                                             f"champion unchanged\n{evidence}")
     client.set_registered_model_alias(name, CHAMPION, version)
-    before = f"replacing version {champion.version}" if champion is not None else "first champion"
-    return Promotion(True, version, f"version {version} ({metric} {candidate_score:.4f}) is now champion ({before})")
+    before = f"replacing version {champion}" if champion is not None else "first champion"
+    reason = f"version {version} is now champion ({before})" + (f"\n{evidence}" if evidence else "")
+    return Promotion(True, version, reason)
 
-
-def _run_metric(client: MlflowClient, name: str, version: str, metric: str) -> float | None:
-    run_id = client.get_model_version(name, version).run_id
-    return client.get_run(run_id).data.metrics.get(metric)
 
 

@@ -1,0 +1,56 @@
+"""The promotion gate: paired bootstrap of candidate minus champion over documents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.evaluate import paired_bootstrap
+from training.gate import compare
+
+
+def _systems(seed: int = 0, docs: int = 60, per_doc: int = 8, labels: int = 3):
+    rng = np.random.default_rng(seed)
+    gold = (rng.random((docs * per_doc, labels)) < 0.2).astype(int)
+    doc_ids = [f"d{i // per_doc:03d}" for i in range(docs * per_doc)]
+    noise = rng.random(gold.shape)
+    good = np.where(noise < 0.1, 1 - gold, gold)      # 10% of decisions wrong
+    bad = np.where(noise < 0.3, 1 - gold, gold)       # 30% wrong, a superset of good's errors
+    return gold, good, bad, doc_ids
+
+
+def test_identical_systems_differ_by_exactly_zero_and_pass():
+    gold, good, _, doc_ids = _systems()
+    verdict = compare(gold, good, good, doc_ids, margin=0.0, resamples=300)
+    assert verdict.passed
+    assert verdict.evidence.count("+0.0000 [+0.0000, +0.0000] ok") == 2
+
+
+def test_a_clearly_worse_candidate_is_refused_and_a_better_one_passes():
+    gold, good, bad, doc_ids = _systems()
+    refused = compare(gold, bad, good, doc_ids, resamples=300)
+    assert not refused.passed and "WORSE beyond the margin" in refused.evidence
+    assert compare(gold, good, bad, doc_ids, resamples=300).passed
+
+
+def test_the_interval_is_paired_and_contains_the_observed_difference():
+    gold, good, bad, doc_ids = _systems(seed=3)
+    delta, lo, hi = paired_bootstrap(gold, good, bad, doc_ids, resamples=500, seed=1)["micro_f1"]
+    assert lo <= delta <= hi and delta > 0
+    # Paired: every resample has good above bad (bad's errors include good's), so even lo > 0.
+    assert lo > 0
+
+
+def test_the_margin_decides_a_small_drop():
+    gold, good, _, doc_ids = _systems(seed=5, docs=200)
+    slightly = good.copy()
+    positives = np.flatnonzero(gold[:, 0] & good[:, 0])
+    slightly[positives[:3], 0] = 0                     # three true positives lost
+    assert compare(gold, slightly, good, doc_ids, margin=0.05, resamples=300).passed
+    assert not compare(gold, slightly, good, doc_ids, margin=0.0, resamples=300).passed
+
+
+def test_mismatched_decisions_are_an_error():
+    gold, good, _, doc_ids = _systems()
+    with pytest.raises(ValueError, match="do not match"):
+        compare(gold, good[:-1], good, doc_ids)
