@@ -40,6 +40,9 @@ class DataConfig(_Section):
     # Real news (VOA) is scarce next to written passages; each real training sentence is
     # seen this many times per epoch so its style is not drowned out.
     real_text_repeat: int = Field(1, ge=1)
+    # The share of the written (project-authored) training documents kept, drawn by the
+    # seed: the mixture experiment of real against written text. Dev and test are real only.
+    written_share: float = Field(1.0, ge=0.0, le=1.0)
 
     @field_validator("labels")
     @classmethod

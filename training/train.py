@@ -102,11 +102,26 @@ def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
         part = data[name].select(range(min(cap, len(data[name])))) if cap else data[name]
         gold = np.array(part["target"], dtype=np.float32).reshape(len(part), len(labels))
         splits[name] = Split(part["text"], gold, part["doc_id"], part["source"])
-    repeat = cfg.data.real_text_repeat
     train = splits["train"]
-    rows = [i for i, source in enumerate(train.sources) for _ in range(repeat if source != "written" else 1)]
+    kept = written_documents_kept(train, cfg.data.written_share, cfg.seed)
+    repeat = cfg.data.real_text_repeat
+    rows = [i for i, (source, doc) in enumerate(zip(train.sources, train.doc_ids))
+            for _ in range(repeat if source != "written" else int(doc in kept))]
     splits["train"] = train.select(rows)
     return splits
+
+
+def written_documents_kept(train: Split, share: float, seed: int) -> set[str]:
+    """The written documents a run trains on: a seeded ``share`` of them, whole documents.
+
+    Example:
+        >>> split = Split(["a", "b", "c"], np.zeros((3, 1)), ["w1", "w2", "r1"], ["written", "written", "voa"])
+        >>> sorted(written_documents_kept(split, 1.0, 13)), len(written_documents_kept(split, 0.5, 13))
+        (['w1', 'w2'], 1)
+    """
+    written = sorted({doc for doc, source in zip(train.doc_ids, train.sources) if source == "written"})
+    count = round(share * len(written))
+    return set(np.random.default_rng(seed).permutation(written)[:count].tolist()) if count else set()
 
 
 def log_inputs(cfg: RunConfig, config_path: Path, splits: dict[str, Split]) -> None:
