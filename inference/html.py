@@ -126,6 +126,18 @@ def render_page(articles: Sequence[Article], heading: str = "Diplomatic events")
 """
 
 
+def iframe(page: str, height: int = 900) -> str:
+    """``page`` inside an ``<iframe srcdoc>``, for a notebook: the page's styles stay out of the notebook's.
+
+    Example:
+        >>> iframe("<p>a & b</p>", 300)[:52]
+        '<div><iframe srcdoc="&lt;p&gt;a &amp; b&lt;/p&gt;" st'
+    """
+    # In a <div>: IPython warns about any HTML output that is a bare <iframe>.
+    return (f'<div><iframe srcdoc="{html.escape(page)}" style="width:100%;height:{height}px;border:1px solid #ccc">'
+            '</iframe></div>')
+
+
 def _legend() -> str:
     items = "".join(f'<li><span class="swatch" style="background:{colour(label.id)}" '
                     f'title="{html.escape(_codes(label.id))}">{html.escape(label.name)} (<code>{label.id}</code>)'
