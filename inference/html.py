@@ -130,8 +130,8 @@ def iframe(page: str, height: int = 900) -> str:
     """``page`` inside an ``<iframe srcdoc>``, for a notebook: the page's styles stay out of the notebook's.
 
     Example:
-        >>> iframe("<p>a & b</p>", 300)[:52]
-        '<div><iframe srcdoc="&lt;p&gt;a &amp; b&lt;/p&gt;" st'
+        >>> iframe("<p>a & b</p>", 300)[:50]
+        '<div><iframe srcdoc="&lt;p&gt;a &amp; b&lt;/p&gt;"'
     """
     # In a <div>: IPython warns about any HTML output that is a bare <iframe>.
     return (f'<div><iframe srcdoc="{html.escape(page)}" style="width:100%;height:{height}px;border:1px solid #ccc">'

@@ -74,6 +74,7 @@ def gold_totals(scored: ScoredSplit) -> pd.Series:
     """Sentences per row of :func:`label_confusion`: with each gold label, and with none.
 
     Example:
+        >>> from training.corpus import ensure_built, load_records
         >>> scored = score_split(clf, load_records(ensure_built()), "test", limit=40)
         >>> int(gold_totals(scored)[NONE]) == sum(not r.labels for r in scored.records)
         True
