@@ -69,6 +69,20 @@ class Document:
     events: tuple[Event, ...]
     sentences: tuple[SentencePrediction, ...]
 
+    def to_html(self, title: str = "Article", text: str | None = None) -> str:
+        """This document as a self-contained HTML page (see :mod:`inference.html`).
+
+        Pass the article's ``text`` to keep its line breaks and paragraphs between sentences.
+
+        Example:
+            >>> page = clf.classify_document(article).to_html("seed article", article)
+            >>> page.startswith("<!DOCTYPE html>") and "<script" not in page
+            True
+        """
+        from inference.html import Article, render_page  # lazy: html.py imports this module's types
+
+        return render_page([Article(title, self, text)])
+
 
 def labels_from_scores(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[str, ...]:
     """The labels whose score reaches its threshold, in the model's label order.

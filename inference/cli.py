@@ -8,6 +8,8 @@ record; a UTF-8 byte-order mark is skipped. With ``--documents`` each input is a
 a JSON Lines record, or a whole plain-text file (offsets index the file's characters). Bad
 lines (malformed JSON, invalid UTF-8, text with lone surrogates) are reported on standard
 error with their line number while the rest are processed; the exit code is then 1.
+``--documents --format text`` prints a readable report instead, and ``--format html`` one
+self-contained page with every article's events highlighted (:mod:`inference.html`).
 
 Example:
     $ echo "NATO condemned the missile launch." | python -m inference --model artifacts/default
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 
 from inference.artifact import ArtifactError
 from inference.classifier import Classifier, Document, unencodable
+from inference.html import Article, render_page
 from inference.load import load_classifier
 
 CHUNK = 256  # texts predicted together; keeps memory flat on large inputs
@@ -168,6 +171,7 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
     """Classify every item and write the results; return how many lines failed."""
     failed = 0
     chunk: list[Item] = []
+    page: list[Article] = []  # --format html: one page for the whole run, written at the end
 
     def flush() -> None:
         if args.documents:
@@ -175,6 +179,8 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
                 document = clf.classify_document(item.text, batch_size=args.batch_size)
                 if args.format == "text":
                     print(document_text(item, document), file=out)
+                elif args.format == "html":
+                    page.append(Article(html_title(item), document, item.text))
                 else:
                     print(json_line(document_json(item, document, args.sentences)), file=out)
         else:
@@ -192,7 +198,21 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
         if len(chunk) >= (1 if args.documents else CHUNK):
             flush()
     flush()
+    if args.format == "html":
+        print(render_page(page), file=out, end="")
     return failed
+
+
+def html_title(item: Item) -> str:
+    """An article's heading on the HTML page: its file, and its line and id for JSON Lines records.
+
+    Example:
+        >>> html_title(Item("docs.jsonl", 3, "...", id="a7")), html_title(Item("seed.txt", 1, "..."))
+        ('docs.jsonl:3 (a7)', 'seed.txt')
+    """
+    if item.id is not None:
+        return f"{item.source}:{item.line} ({item.id})"
+    return item.source if item.line == 1 else f"{item.source}:{item.line}"
 
 
 def _all_items(paths: list[str], documents: bool) -> Iterator[Item | BadLine]:
@@ -224,12 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", default=["-"], help="input files; '-' (default) is standard input")
     parser.add_argument("--documents", action="store_true", help="treat each input as an article")
     parser.add_argument("--sentences", action="store_true", help="with --documents: include every sentence")
-    parser.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="text: readable report "
-                        "(with --documents)")
+    parser.add_argument("--format", choices=("jsonl", "text", "html"), default="jsonl", help="text: readable "
+                        "report; html: one page with every article's events highlighted (both with --documents)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="sentences per forward pass (default 32)")
     args = parser.parse_args(argv)
-    if args.format == "text" and not args.documents:
-        parser.error("--format text goes with --documents")
+    if args.format in ("text", "html") and not args.documents:
+        parser.error(f"--format {args.format} goes with --documents")
     try:
         clf = load_classifier(args.model)
     except ArtifactError as exc:
