@@ -1,5 +1,11 @@
 """Where a model goes wrong on a split: which labels it confuses, and its most confident mistakes.
 
+    python -m training.errors [--model models:/diplomatic-events@champion] [--split test] [--top 20] [--no-text]
+
+prints the most confused label pairs and the ``--top`` most confident errors as Markdown.
+The texts stay in ``../shared``: ``--no-text`` gives record ids only, for notes that are
+committed.
+
 The model scores the split's sentences exactly as it serves them (``Classifier.score``) and
 its own thresholds decide the labels (``training.evaluate.decide``), so what shows here is
 what users get.
@@ -12,7 +18,7 @@ Example:
     True
     >>> shares = confusion.div(gold_totals(scored).replace(0, 1), axis=0)  # share of each row's sentences
     >>> worst_errors(scored, count=3).columns.tolist()
-    ['error', 'label', 'score', 'threshold', 'gold', 'predicted', 'source', 'text']
+    ['record', 'error', 'label', 'score', 'threshold', 'gold', 'predicted', 'source', 'text']
 """
 
 from __future__ import annotations
@@ -98,9 +104,65 @@ def worst_errors(scored: ScoredSplit, count: int = 10) -> pd.DataFrame:
     out = []
     for i, j in zip(rows[order], columns[order]):
         record = scored.records[i]
-        out.append({"error": "false alarm" if scored.predicted[i, j] else "missed", "label": scored.labels[j],
+        out.append({"record": record.id, "error": "false alarm" if scored.predicted[i, j] else "missed",
+                    "label": scored.labels[j],
                     "score": round(float(scored.scores[i, j]), 3), "threshold": float(thresholds[j]),
                     "gold": ", ".join(record.labels) or NONE,
                     "predicted": ", ".join(np.asarray(scored.labels)[scored.predicted[i] == 1]) or NONE,
                     "source": record.source, "text": record.text})
-    return pd.DataFrame(out, columns=["error", "label", "score", "threshold", "gold", "predicted", "source", "text"])
+    return pd.DataFrame(out, columns=["record", "error", "label", "score", "threshold", "gold", "predicted", "source",
+                                      "text"])
+
+
+def confused_pairs(confusion: pd.DataFrame, count: int = 10) -> pd.DataFrame:
+    """The off-diagonal cells of :func:`label_confusion`, largest first (``(none)`` included).
+
+    Example:
+        >>> frame = pd.DataFrame([[5, 2], [1, 9]], index=["aid", NONE], columns=["aid", NONE])
+        >>> confused_pairs(frame).values.tolist()
+        [['aid', '(none)', 2], ['(none)', 'aid', 1]]
+    """
+    cells = confusion.stack()
+    cells = cells[[gold != predicted for gold, predicted in cells.index]]
+    cells = cells[cells > 0].sort_values(ascending=False, kind="stable")[:count]
+    return pd.DataFrame([(gold, predicted, int(n)) for (gold, predicted), n in cells.items()],
+                        columns=["gold", "predicted", "sentences"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    from pathlib import Path
+
+    from inference import load_classifier
+    from training.corpus import ensure_built, load_records
+
+    parser = argparse.ArgumentParser(prog="python -m training.errors", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="models:/diplomatic-events@champion", help="model directory or URI")
+    parser.add_argument("--split", choices=("dev", "test"), default="test")
+    parser.add_argument("--top", type=int, default=20, help="how many of the most confident errors (default 20)")
+    parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
+    parser.add_argument("--no-text", action="store_true", help="record ids only, no sentence text")
+    args = parser.parse_args(argv)
+    scored = score_split(load_classifier(args.model), load_records(ensure_built(args.corpus)), args.split)
+    print(f"## {args.model} on the real {args.split} split ({len(scored.records)} sentences)\n")
+    print(markdown(confused_pairs(label_confusion(scored))) + "\n")
+    worst = worst_errors(scored, args.top)
+    print(markdown(worst.drop(columns="text") if args.no_text else worst))
+    return 0
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A frame as a Markdown table (pandas' own needs the extra ``tabulate`` package).
+
+    Example:
+        >>> print(markdown(pd.DataFrame({"label": ["aid"], "sentences": [3]})))
+        | label | sentences |
+        | --- | --- |
+        | aid | 3 |
+    """
+    rows = [list(frame.columns), ["---"] * len(frame.columns), *frame.astype(str).values.tolist()]
+    return "\n".join("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
