@@ -19,7 +19,7 @@ label -> probability), exactly :meth:`inference.Classifier.predict`'s; or ``even
 :meth:`inference.Classifier.classify_document` finds them: label, name, score, CAMEO
 codes, PLOVER type, evidence sentences with offsets) and ``sentence_count``. Spark hands
 the model Arrow batches of rows (``spark.sql.execution.arrow.maxRecordsPerBatch``, 10,000
-by default), which the classifier scores ``batch_size`` sentences at a time.
+by default), which the classifier scores 32 sentences at a time (``batch_size`` for articles).
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ EVENT_TYPE = (f"struct<label: string, name: string, score: double, cameo: array<
 DOCUMENT_TYPE = f"events array<{EVENT_TYPE}>, sentence_count int"
 
 
-def sentence_udf(spark: Any, model_uri: str, batch_size: int = 32) -> Any:
+def sentence_udf(spark: Any, model_uri: str) -> Any:
     """MLflow's Spark UDF for the model at ``model_uri``; call it on ``struct(col.alias("text"))``.
 
     Returns a struct column with ``labels`` and ``scores``. The current Python environment
-    is used on the executors (``env_manager="local"``): install the project there.
+    is used on the executors (``env_manager="local"``): install the project there. The
+    pyfunc model scores 32 sentences a forward pass: its logged signature declares no
+    params, so MLflow would drop a batch size passed here.
     """
     import mlflow.pyfunc
 
@@ -50,15 +52,14 @@ def sentence_udf(spark: Any, model_uri: str, batch_size: int = 32) -> Any:
 
     configure_offline()
     mlflow.set_tracking_uri(default_tracking_uri())
-    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=PREDICTION_TYPE, env_manager="local",
-                                   params={"batch_size": batch_size})
+    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=PREDICTION_TYPE, env_manager="local")
 
 
-def score_sentences(frame: Any, model_uri: str, text_column: str = "text", batch_size: int = 32) -> Any:
+def score_sentences(frame: Any, model_uri: str, text_column: str = "text") -> Any:
     """``frame`` with ``labels`` and ``scores`` columns for the sentences in ``text_column``."""
     from pyspark.sql import functions as F
 
-    udf = sentence_udf(frame.sparkSession, model_uri, batch_size)
+    udf = sentence_udf(frame.sparkSession, model_uri)
     scored = frame.withColumn("_prediction", udf(F.struct(F.col(text_column).alias("text"))))
     return scored.withColumns({"labels": F.col("_prediction.labels"),
                                "scores": F.col("_prediction.scores")}).drop("_prediction")
