@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	python3.11 -m venv $(VENV)
 	# torch first and pinned: the CPU build on local disk, never the multi-GB CUDA one.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# The spark extra too: the test command runs the Spark tests (Java comes from .ci/run).
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 ## main: train the default config, register it in MLflow, promote it to @champion when it is

@@ -176,8 +176,8 @@ class Classifier:
                 batch, padding=True, truncation=True, max_length=self.meta.max_length, return_tensors="pt"
             )
         with torch.inference_mode():
-            logits = self.model(**encoded).logits
-        scores = torch.sigmoid(logits).float().numpy()
+            logits = self.model(**encoded.to(self.model.device)).logits  # a model trained on a GPU stays there
+        scores = torch.sigmoid(logits).float().cpu().numpy()
         if not np.isfinite(scores).all():
             raise ValueError("the model produced non-finite scores (NaN): its weights are broken; "
                              "retrain it or load another model directory")

@@ -30,7 +30,7 @@ from typing import BinaryIO, TextIO
 from tqdm.auto import tqdm
 
 from inference.artifact import ArtifactError
-from inference.classifier import Classifier, Document, unencodable
+from inference.classifier import Classifier, Document, Prediction, unencodable
 from inference.html import Article, render_page
 from inference.load import load_classifier
 
@@ -63,24 +63,33 @@ def read_items(source: str, handle: BinaryIO, documents: bool) -> Iterator[Item 
                     yield text if isinstance(text, BadLine) else Item(source, number, text)
         return
     for number, raw in enumerate(lines, 1):
-        line = _decoded(raw, source, number)
-        if isinstance(line, BadLine) or not line.strip():
-            if isinstance(line, BadLine):
-                yield line
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield BadLine(f"{source}:{number}: malformed JSON ({exc.msg})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            yield BadLine(f"{source}:{number}: expected an object with a string 'text' field")
-            continue
-        problem = unencodable(record["text"])
-        if problem:
-            yield BadLine(f"{source}:{number}: the text {problem}")
-            continue
-        yield Item(source, number, record["text"], None if record.get("id") is None else str(record["id"]))
+        item = json_record(raw, source, number)
+        if item is not None:
+            yield item
+
+
+def json_record(raw: bytes, source: str, number: int) -> Item | BadLine | None:
+    """One JSON Lines line as an ``Item``, a ``BadLine`` saying why it cannot be read, or ``None`` if blank.
+
+    Example:
+        >>> json_record(b'{"id": 7, "text": "Talks."}', "in.jsonl", 3)
+        Item(source='in.jsonl', line=3, text='Talks.', id='7')
+        >>> json_record(b'{"text": 5}', "in.jsonl", 4)
+        BadLine("in.jsonl:4: expected an object with a string 'text' field")
+    """
+    line = _decoded(raw, source, number)
+    if isinstance(line, BadLine) or not line.strip():
+        return line if isinstance(line, BadLine) else None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return BadLine(f"{source}:{number}: malformed JSON ({exc.msg})")
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        return BadLine(f"{source}:{number}: expected an object with a string 'text' field")
+    problem = unencodable(record["text"])
+    if problem:
+        return BadLine(f"{source}:{number}: the text {problem}")
+    return Item(source, number, record["text"], None if record.get("id") is None else str(record["id"]))
 
 
 def is_json_lines(lines: list[bytes]) -> bool:
@@ -134,6 +143,11 @@ def document_json(item: Item, document: Document, with_sentences: bool) -> dict:
     return out
 
 
+def sentence_json(item: Item, prediction: Prediction) -> dict:
+    """One sentence's output record: where it came from, its text, labels and scores."""
+    return {**_header(item), "text": item.text, "labels": list(prediction.labels), "scores": prediction.scores}
+
+
 def document_text(item: Item, document: Document) -> str:
     """A readable report of one article's events."""
     found = len(document.events)
@@ -185,8 +199,7 @@ def run(clf: Classifier, items: Iterator[Item | BadLine], out: TextIO, args: arg
                     print(json_line(document_json(item, document, args.sentences)), file=out)
         else:
             for item, pred in zip(chunk, clf.predict([i.text for i in chunk], batch_size=args.batch_size)):
-                record = {**_header(item), "text": item.text, "labels": list(pred.labels), "scores": pred.scores}
-                print(json_line(record), file=out)
+                print(json_line(sentence_json(item, pred)), file=out)
         chunk.clear()
 
     for item in tqdm(items, desc="classifying", unit=" docs" if args.documents else " lines", disable=None):

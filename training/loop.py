@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from inference.artifact import ArtifactMeta
 from inference.classifier import Classifier
 from inference.text import normalize
+from training import distributed
 from training.config import RunConfig
 from training.evaluate import evaluate
 
@@ -103,13 +104,17 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     tc = cfg.train
+    # Distributed (torchrun): the loss weights come from the whole training set, the steps from this rank's shard.
+    pos_weight = torch.tensor(positive_weights(train.gold, tc.pos_weight, tc.max_pos_weight))
+    train, on_device = distributed.shard(train), distributed.device()
+    model.to(on_device)
+    trained = distributed.wrap(model)
     encodings = tokenizer([normalize(t) for t in train.texts], truncation=True, max_length=cfg.model.max_length)
     batches_per_epoch = math.ceil(len(train.texts) / tc.batch_size)
     total_steps = min(tc.max_steps or math.inf, batches_per_epoch * tc.epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
     scheduler = _linear_schedule(optimizer, int(total_steps * tc.warmup_ratio), int(total_steps))
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(positive_weights(train.gold, tc.pos_weight,
-                                                                                    tc.max_pos_weight)))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(on_device))
     state = {"epoch": 0, "step": 0, "best_epoch": 0, "best_score": -1.0, "best_weights": None, "history": []}
     checkpoint = checkpoint_path(cfg)
     if resume and checkpoint.exists():
@@ -128,8 +133,8 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
                    mininterval=0.2 if sys.stderr.isatty() else 30)  # logs get a line every 30 s, not every batch
         for rows in bar:
             batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
-            logits = model(**batch).logits
-            loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32))
+            logits = trained(**batch.to(on_device)).logits
+            loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32, device=on_device))
             if not torch.isfinite(loss):
                 raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, "
                                     f"step {state['step'] + 1}: the weights have diverged "
@@ -148,13 +153,15 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
                               dict.fromkeys(labels, 0.5), labels, dev.doc_ids)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_macro_f1": dev_report.macro_f1,
                "dev_micro_f1": dev_report.micro_f1, "learning_rate": scheduler.get_last_lr()[0]}
+        row = distributed.from_main(row)  # every rank stops early at the same epoch
         state["history"].append(row)
         on_epoch(row)
-        if dev_report.macro_f1 > state["best_score"]:
-            state.update(best_epoch=epoch, best_score=dev_report.macro_f1,
+        if row["dev_macro_f1"] > state["best_score"]:
+            state.update(best_epoch=epoch, best_score=row["dev_macro_f1"],
                          best_weights={k: v.detach().clone() for k, v in model.state_dict().items()})
         state["epoch"] = epoch
-        _save(checkpoint, cfg, state, model, optimizer, scheduler)
+        if distributed.is_main():  # one checkpoint file, written by one process
+            _save(checkpoint, cfg, state, model, optimizer, scheduler)
         print(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev macro-F1 {row['dev_macro_f1']:.4f} "
               f"(checkpoint saved)")
         if epoch - state["best_epoch"] >= tc.patience:

@@ -29,7 +29,7 @@ import yaml
 from inference.artifact import ArtifactMeta, publish_directory, save_artifact
 from inference.env import configure_offline, configure_project_caches
 from inference.load import load_classifier
-from training import tracking
+from training import distributed, tracking
 from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
@@ -91,9 +91,23 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
     return TrainResult(run_id, dev_report, test_report, thresholds, model_dir, version, seconds)
 
 
+def train_shard(cfg: RunConfig, resume: bool = False) -> None:
+    """What torchrun's processes other than rank 0 do: train their shard in step with rank 0, nothing else.
+
+    Rank 0 runs :func:`train`, which logs to MLflow, evaluates, saves and registers the model.
+    """
+    if cfg.model.kind != "transformer":
+        return  # baselines fit in one process: rank 0's
+    labels = cfg.data.label_ids
+    splits = load_splits(cfg, labels)
+    model, tokenizer = build_model(cfg.model, labels, splits["train"].texts, seed=cfg.seed)
+    fit(model, tokenizer, splits["train"], splits["dev"], labels, cfg, resume=resume)
+
+
 def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     """The corpus's train/dev/test splits, capped for quick runs, train shuffled by the seed."""
-    data = load_dataset_dict(ensure_built(cfg.data.corpus), labels)
+    with distributed.main_first():  # under torchrun one process builds the corpus and its cache, then the others
+        data = load_dataset_dict(ensure_built(cfg.data.corpus), labels)
     data["train"] = data["train"].shuffle(seed=cfg.seed)
     caps = {"train": cfg.data.max_train_sentences, "dev": cfg.data.max_eval_sentences,
             "test": cfg.data.max_eval_sentences}
@@ -245,8 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     _interrupt_on_signals()
     configure_offline()
     configure_project_caches(Path.cwd())
+    distributed.setup()  # a no-op unless launched by torchrun
     try:
         cfg = load_config(args.config, args.overrides)
+        if not distributed.is_main():
+            train_shard(cfg, resume=args.resume)
+            return 0
         result = train(cfg, Path(args.config), resume=args.resume)
     except (ConfigError, CorpusError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -255,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: the MLflow run is marked KILLED; continue from the last finished epoch "
               "with the same command and --resume", file=sys.stderr)
         return 130
+    finally:
+        distributed.teardown()
     print(result.test.to_markdown(f"{cfg.name}: test split"))
     print(f"run {result.run_id} finished in {result.seconds / 60:.1f} min")
     if result.model_dir:
