@@ -27,7 +27,7 @@ from typing import BinaryIO, TextIO
 
 from tqdm.auto import tqdm
 
-from inference.artifact import ArtifactError
+from inference.artifact import BACKEND_NAMES, ArtifactError
 from inference.classifier import Classifier, Document, unencodable
 from inference.load import load_classifier
 
@@ -227,11 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="text: readable report "
                         "(with --documents)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="sentences per forward pass (default 32)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=None,
+                        help="torch, onnx (int8) or onnx-fp32 (default: the one the model directory names)")
     args = parser.parse_args(argv)
     if args.format == "text" and not args.documents:
         parser.error("--format text goes with --documents")
     try:
-        clf = load_classifier(args.model)
+        clf = load_classifier(args.model, backend=args.backend)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
