@@ -62,14 +62,14 @@ def latency_ms(score, texts: list[str]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2)}
 
 
-def pipeline_scorer(model_dir: Path, batch_size: int | None):
-    """transformers' text-classification pipeline on the same weights, sigmoid over all labels."""
+def pipeline_scorer(model_dir: Path, batch_size: int | None, max_length: int):
+    """transformers' text-classification pipeline on the same weights, sigmoid over all labels, same truncation."""
     from transformers import pipeline
 
     pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), top_k=None,
                     function_to_apply="sigmoid", device="cpu")
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
-    return lambda texts, _batch: pipe(texts, truncation=True, **kwargs)
+    return lambda texts, _batch: pipe(texts, truncation=True, max_length=max_length, **kwargs)
 
 
 def in_subprocess(model_dir: Path, backend: str, cascade: str, article: Path, threads: int) -> dict:
@@ -113,7 +113,7 @@ def main() -> None:
         rows[name] = row
         print(name, row, file=sys.stderr, flush=True)
     for name, batch in (("pipeline (defaults)", None), ("pipeline batch_size=32", 32)):
-        score = pipeline_scorer(args.model, batch)
+        score = pipeline_scorer(args.model, batch, meta.max_length)
         score(sample[:16], None)
         rows[name] = {"batch_32" if batch else "batch_1": throughput(score, sample, batch or 1)}
         print(name, rows[name], file=sys.stderr, flush=True)
