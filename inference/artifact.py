@@ -28,6 +28,12 @@ META_FILE = "classifier.json"
 WEIGHTS_FILE = "model.safetensors"
 MODEL_CONFIG_FILE = "config.json"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")  # either one is enough
+TOKENIZER_JSON = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+# The optional fast path, added by ``python -m inference.export``; a directory without them loads in PyTorch.
+ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
+CASCADE_FILE = "cascade.safetensors"
+BACKEND_NAMES = ("torch", *ONNX_FILES)
 FORMAT_VERSION = 1
 
 
@@ -56,6 +62,13 @@ class ArtifactMeta:
     mlflow_run_id: str | None = None
     encoder: str | None = None
     format_version: int = FORMAT_VERSION
+    # The backend load_classifier uses unless told otherwise: an ONNX one only once it passed parity.
+    backend: str = "torch"
+    # The first stage's cut-off (None: no cascade saved) and whether it is on by default.
+    cascade_cutoff: float | None = None
+    cascade_enabled: bool = False
+    # What the fast path measured against PyTorch fp32 when it was made (see training/fast_path.py).
+    parity: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -104,11 +117,28 @@ class ArtifactMeta:
         max_length = data["max_length"]
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ArtifactError(f"{where}: max_length is {max_length!r}; it should be a positive integer")
+        _check_fast_path(data, where, min(float(thresholds[label]) for label in labels))
         fields = {name for name in cls.__dataclass_fields__}
         kwargs = {key: value for key, value in data.items() if key in fields}
         kwargs["labels"] = tuple(labels)
         kwargs["thresholds"] = {label: float(thresholds[label]) for label in labels}
         return cls(**kwargs)
+
+
+def _check_fast_path(data: dict[str, Any], where: Path, lowest_threshold: float) -> None:
+    """The backend and cascade fields, when present, name a known backend and a usable cut-off."""
+    backend = data.get("backend", "torch")
+    if backend not in BACKEND_NAMES:
+        raise ArtifactError(f"{where}: backend is {backend!r}; expected one of {', '.join(BACKEND_NAMES)}")
+    cutoff = data.get("cascade_cutoff")
+    if cutoff is not None:
+        # Ruled-out sentences keep first-stage scores below the cut-off; above a threshold
+        # they would get labels the transformer never saw.
+        if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0.0 <= cutoff <= lowest_threshold:
+            raise ArtifactError(f"{where}: cascade_cutoff is {cutoff!r}; it should be a number from 0 to the "
+                                f"lowest threshold ({lowest_threshold})")
+    if data.get("cascade_enabled") and cutoff is None:
+        raise ArtifactError(f"{where}: cascade_enabled is true but there is no cascade_cutoff")
 
 
 def save_artifact(directory: Path, model: Any, tokenizer: Any, meta: ArtifactMeta) -> Path:
@@ -145,6 +175,62 @@ def _replace_directory(new: Path, target: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         new.rename(target)
+
+
+def add_to_artifact(directory: Path, files: dict[str, Path], meta: ArtifactMeta) -> None:
+    """Move ``files`` ({name in the directory: finished file}) into a model directory, then write ``meta``.
+
+    ``classifier.json`` is replaced last and atomically, so a crash part way leaves the model
+    as it was (at most with an unused extra file).
+    """
+    directory = Path(directory)
+    read_meta(directory)  # only into a whole model directory
+    for name, path in files.items():
+        staged = directory / f".{name}.part"
+        shutil.move(str(path), staged)
+        staged.replace(directory / name)
+    staged = directory / f".{META_FILE}.part"
+    staged.write_text(meta.to_json(), encoding="utf-8")
+    staged.replace(directory / META_FILE)
+
+
+def onnx_files(directory: Path, backend: str) -> tuple[Path, Path, str]:
+    """The ONNX model of ``backend``, the ``tokenizer.json`` and the padding token, checked to exist.
+
+    Raises:
+        ArtifactError: the directory has no ONNX export for ``backend``.
+    """
+    directory = Path(directory)
+    model = directory / ONNX_FILES[backend]
+    tokenizer = directory / TOKENIZER_JSON
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise ArtifactError(f"model directory {directory} has no {path.name} for the {backend!r} backend; "
+                                f"add it with: python -m inference.export {directory}")
+    config = directory / TOKENIZER_CONFIG
+    settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    pad = settings.get("pad_token", "[PAD]")
+    return model, tokenizer, pad if isinstance(pad, str) else pad.get("content", "[PAD]")
+
+
+def read_cascade(directory: Path) -> tuple[Any, Any]:
+    """The cascade's ``(weights, bias)`` arrays from ``cascade.safetensors`` (no pickled code)."""
+    from safetensors.numpy import load_file
+
+    path = Path(directory) / CASCADE_FILE
+    if not path.is_file():
+        raise ArtifactError(f"model directory {directory} has no {CASCADE_FILE}; fit one with: "
+                            f"python -m training.fast_path {directory}")
+    tensors = load_file(str(path))
+    return tensors["weights"], tensors["bias"]
+
+
+def write_cascade(path: Path, weights: Any, bias: Any) -> Path:
+    """Write the cascade's arrays to ``path`` (for :func:`add_to_artifact`)."""
+    from safetensors.numpy import save_file
+
+    save_file({"weights": weights, "bias": bias}, str(path))
+    return Path(path)
 
 
 def read_meta(directory: Path) -> ArtifactMeta:

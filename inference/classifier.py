@@ -10,15 +10,15 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from inference.artifact import ArtifactMeta
+from inference.backends import Backend, Encoder, OnnxBackend, TorchBackend
+from inference.cascade import Cascade
 from inference.taxonomy import TAXONOMY
 from inference.text import normalize, split_sentences
 
@@ -139,23 +139,31 @@ def check_texts(texts: Any) -> list[str]:
 class Classifier:
     """A loaded model with its thresholds. Safe to share between threads.
 
-    Build one with :func:`inference.load_classifier`.
+    Build one with :func:`inference.load_classifier`. ``model`` is a transformers model (run
+    in PyTorch) or a ready :mod:`inference.backends` backend; ``tokenizer`` a transformers
+    tokenizer or an :class:`~inference.backends.Encoder`. With a ``cascade``, sentences its
+    first stage rules out skip the transformer.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, meta: ArtifactMeta) -> None:
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+    def __init__(self, model: Any, tokenizer: Any, meta: ArtifactMeta, cascade: Cascade | None = None) -> None:
+        self.backend: Backend = model if isinstance(model, (TorchBackend, OnnxBackend)) else TorchBackend(model)
+        self.tokenizer = tokenizer if isinstance(tokenizer, Encoder) else Encoder.from_transformers(tokenizer,
+                                                                                                  meta.max_length)
         self.meta = meta
         self.labels = meta.labels
-        # Fast tokenizers change their padding/truncation state on every call, so two
-        # threads tokenizing at once can collide; the model's forward pass needs no lock.
-        self._tokenizer_lock = threading.Lock()
+        self.cascade = cascade
+
+    @property
+    def model(self) -> Any:
+        """The transformers model when the backend is PyTorch; ``None`` for an ONNX backend."""
+        return getattr(self.backend, "model", None)
 
     def score(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Probabilities, shape ``(len(texts), len(self.labels))``; blank texts score 0.
 
         Texts are normalised, sorted by length and batched with dynamic padding, so each
-        forward pass holds at most ``batch_size x max_length`` tokens.
+        forward pass holds at most ``batch_size x max_length`` tokens. Texts the cascade
+        rules out keep its first-stage probabilities (all below every threshold).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -164,20 +172,20 @@ class Classifier:
         limit = self.meta.max_length * CHARS_PER_TOKEN
         normalised = [normalize(text[:limit]) for text in texts]
         result = np.zeros((len(normalised), len(self.labels)), dtype=np.float32)
-        todo = sorted((i for i, text in enumerate(normalised) if text), key=lambda i: len(normalised[i]))
+        todo = [i for i, text in enumerate(normalised) if text]
+        if self.cascade is not None and todo:
+            first_stage = self.cascade.probabilities([normalised[i] for i in todo])
+            result[todo] = first_stage
+            todo = [i for i, keep in zip(todo, self.cascade.keep(first_stage)) if keep]
+        todo.sort(key=lambda i: len(normalised[i]))
         for first in range(0, len(todo), batch_size):
             rows = todo[first : first + batch_size]
             result[rows] = self._forward([normalised[i] for i in rows])
         return result
 
     def _forward(self, batch: list[str]) -> np.ndarray:
-        with self._tokenizer_lock:
-            encoded = self.tokenizer(
-                batch, padding=True, truncation=True, max_length=self.meta.max_length, return_tensors="pt"
-            )
-        with torch.inference_mode():
-            logits = self.model(**encoded.to(self.model.device)).logits  # a model trained on a GPU stays there
-        scores = torch.sigmoid(logits).float().cpu().numpy()
+        logits = self.backend.logits(self.tokenizer(batch))
+        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         if not np.isfinite(scores).all():
             raise ValueError("the model produced non-finite scores (NaN): its weights are broken; "
                              "retrain it or load another model directory")

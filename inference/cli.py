@@ -29,7 +29,7 @@ from typing import BinaryIO, TextIO
 
 from tqdm.auto import tqdm
 
-from inference.artifact import ArtifactError
+from inference.artifact import BACKEND_NAMES, ArtifactError
 from inference.classifier import Classifier, Document, Prediction, unencodable
 from inference.html import Article, render_page
 from inference.load import load_classifier
@@ -260,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("jsonl", "text", "html"), default="jsonl", help="text: readable "
                         "report; html: one page with every article's events highlighted (both with --documents)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="sentences per forward pass (default 32)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=None,
+                        help="torch, onnx (int8) or onnx-fp32 (default: the one the model directory names)")
     args = parser.parse_args(argv)
     if args.format in ("text", "html") and not args.documents:
         parser.error(f"--format {args.format} goes with --documents")
     try:
-        clf = load_classifier(args.model)
+        clf = load_classifier(args.model, backend=args.backend)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,20 +11,59 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from inference.artifact import META_FILE, ArtifactError, load_artifact
+from inference.artifact import (
+    BACKEND_NAMES,
+    META_FILE,
+    ArtifactError,
+    load_artifact,
+    onnx_files,
+    read_cascade,
+    read_meta,
+)
+from inference.backends import Encoder, OnnxBackend
+from inference.cascade import Cascade
 from inference.classifier import Classifier, Prediction
 from inference.env import configure_offline
 
 _MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "dbfs:/")
 
 
-def load_classifier(source: str | Path) -> Classifier:
+def load_classifier(source: str | Path, backend: str | None = None, cascade: bool | None = None) -> Classifier:
     """Load a classifier from a model directory or an MLflow URI (``models:/NAME@ALIAS``, ``runs:/...``).
 
+    Args:
+        backend: ``"torch"`` (PyTorch fp32), ``"onnx"`` (ONNX Runtime int8) or ``"onnx-fp32"``;
+            ``None`` takes the one ``classifier.json`` names (``"torch"`` for a directory
+            without ONNX files).
+        cascade: put the first stage in front of the transformer; ``None`` takes the
+            directory's setting (off unless it passed parity).
+
     Raises:
-        ArtifactError: the directory is missing, incomplete or from an unknown taxonomy.
+        ArtifactError: the directory is missing, incomplete, from an unknown taxonomy, or
+            lacks the files of the backend or cascade asked for.
+
+    Example:
+        >>> load_classifier(model_dir, backend="torch").backend.name
+        'torch'
     """
-    return Classifier(*load_artifact(resolve_model_dir(source)))
+    directory = resolve_model_dir(source)
+    meta = read_meta(directory)
+    chosen = backend or meta.backend
+    if chosen not in BACKEND_NAMES:
+        raise ArtifactError(f"unknown backend {chosen!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    first_stage = None
+    if meta.cascade_enabled if cascade is None else cascade:
+        if meta.cascade_cutoff is None:
+            raise ArtifactError(f"model directory {directory} has no cascade; fit one with: "
+                                f"python -m training.fast_path {directory}")
+        first_stage = Cascade(*read_cascade(directory), cutoff=meta.cascade_cutoff)
+    if chosen == "torch":
+        model, tokenizer, meta = load_artifact(directory)
+        return Classifier(model, tokenizer, meta, cascade=first_stage)
+    configure_offline()
+    model_path, tokenizer_path, pad_token = onnx_files(directory, chosen)
+    encoder = Encoder.from_file(tokenizer_path, meta.max_length, pad_token)
+    return Classifier(OnnxBackend(model_path, name=chosen), encoder, meta, cascade=first_stage)
 
 
 def resolve_model_dir(source: str | Path) -> Path:
@@ -59,7 +98,7 @@ _cache_lock = threading.Lock()
 
 
 def cached_classifier(source: str | Path) -> Classifier:
-    """Load ``source`` once per process and reuse it (what module-level ``predict`` uses)."""
+    """Load ``source`` once per process, with its default backend, and reuse it (what ``predict`` uses)."""
     key = str(source)
     with _cache_lock:
         if key not in _cache:

@@ -11,6 +11,7 @@ Example (what the server answers):
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import mlflow.pyfunc
@@ -21,13 +22,17 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from inference.load import load_classifier
 
 MODEL_DIR_ARTIFACT = "model_dir"
+# The server loads the backend the model directory names (the fastest that passed parity);
+# this variable overrides it, e.g. DIPLOMATIC_EVENTS_BACKEND=onnx mlflow models serve ...
+BACKEND_VARIABLE = "DIPLOMATIC_EVENTS_BACKEND"
 
 
 class DiplomaticEventsModel(mlflow.pyfunc.PythonModel):
     """Wraps :class:`inference.Classifier`; the model directory travels as an MLflow artifact."""
 
     def load_context(self, context):
-        self.classifier = load_classifier(context.artifacts[MODEL_DIR_ARTIFACT])
+        backend = os.environ.get(BACKEND_VARIABLE) or None
+        self.classifier = load_classifier(context.artifacts[MODEL_DIR_ARTIFACT], backend=backend)
 
     # No type hints on these two: MLflow reads them as a schema and warns about ``Any``.
     def predict(self, context, model_input, params=None):

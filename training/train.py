@@ -34,6 +34,7 @@ from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
+from training.fast_path import prepare_fast_path
 from training.loop import FitResult, Split, TrainingError, fit, resumable, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
@@ -176,7 +177,11 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
     meta = ArtifactMeta(labels=labels, thresholds=thresholds, max_length=cfg.model.max_length,
                         mlflow_run_id=run_id, encoder=cfg.model.encoder)
     save_artifact(model_dir, model, tokenizer, meta)
-    # The test split is scored through the saved directory, exactly as it will be served.
+    fast_path = prepare_fast_path(model_dir, splits["train"], splits["dev"], splits["test"], seed=cfg.seed)
+    print(fast_path.summary())
+    tracking.log_text(fast_path.summary() + "\n", "reports/fast_path.md")
+    # The test split is scored through the saved directory, exactly as it will be served
+    # (with the default backend and cascade setting that prepare_fast_path recorded).
     test_scores = load_classifier(model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
     return dev_scores, test_scores, thresholds, fitted
 

@@ -1,0 +1,135 @@
+"""Backends side by side: PyTorch, ONNX int8 and fp32, with and without the cascade, against transformers' pipeline.
+
+    .venv/bin/python benchmarks/backends.py --model MODEL_DIR [--quick] [--threads 2]
+
+MODEL_DIR needs the fast-path files (``python -m training.fast_path MODEL_DIR``). On the real
+test sentences, in one run: sentences/s at batch 1, 8, 32 and 128; single-sentence p50/p95
+latency; parity against PyTorch fp32; and, each in a fresh subprocess, cold start (import
+plus load plus one sentence), a 1 MB article end to end, and peak resident memory. The
+pipeline runs on the same weights with its defaults and at batch 32. Prints one JSON object.
+Not a test: timings depend on the machine (and on whatever else it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from inference import load_classifier
+from inference.artifact import read_meta
+from training.corpus import ensure_built
+from training.fast_path import corpus_splits, parity
+
+BATCHES = (1, 8, 32, 128)
+# One subprocess per backend: cold start, then the 1 MB article, then its peak memory.
+CHILD = """
+import json, resource, sys, time
+started = time.perf_counter()
+from inference import load_classifier
+clf = load_classifier(sys.argv[1], backend=sys.argv[2], cascade=sys.argv[3] == "on")
+clf.predict(["Talks began in Geneva."])
+cold = time.perf_counter() - started
+article = open(sys.argv[4], encoding="utf-8").read()
+started = time.perf_counter()
+doc = clf.classify_document(article)
+print(json.dumps({"cold_start_s": round(cold, 2), "article_s": round(time.perf_counter() - started, 2),
+                  "article_sentences": len(doc.sentences),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def throughput(score, texts: list[str], batch_size: int) -> float:
+    started = time.perf_counter()
+    score(texts, batch_size)
+    return round(len(texts) / (time.perf_counter() - started), 1)
+
+
+def latency_ms(score, texts: list[str]) -> dict[str, float]:
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        score([text], 1)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2)}
+
+
+def pipeline_scorer(model_dir: Path, batch_size: int | None, max_length: int):
+    """transformers' text-classification pipeline on the same weights, sigmoid over all labels, same truncation."""
+    from transformers import pipeline
+
+    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), top_k=None,
+                    function_to_apply="sigmoid", device="cpu")
+    kwargs = {} if batch_size is None else {"batch_size": batch_size}
+    return lambda texts, _batch: pipe(texts, truncation=True, max_length=max_length, **kwargs)
+
+
+def in_subprocess(model_dir: Path, backend: str, cascade: str, article: Path, threads: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(model_dir), backend, cascade, str(article)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="512 sentences, 100 single-sentence calls")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    meta = read_meta(args.model)
+    test = corpus_splits(ensure_built(args.corpus), meta.labels)["test"]
+    sample = test.texts[:: max(1, len(test.texts) // 512)] if args.quick else test.texts
+    gold = test.gold[:: max(1, len(test.texts) // 512)] if args.quick else test.gold
+    singles = sample[: 100 if args.quick else 300]
+    article = Path(args.model).parent / f".{Path(args.model).name}.article.txt"
+    text = " ".join(test.texts)
+    article.write_text(((text + " ") * (1_000_000 // len(text) + 1))[:1_000_000], encoding="utf-8")
+
+    rows: dict[str, dict] = {}
+    reference = load_classifier(args.model, backend="torch", cascade=False).score(sample)
+    paths = [(b, c) for b in ("torch", "onnx", "onnx-fp32") for c in ("off", "on") if c == "off" or
+             meta.cascade_cutoff is not None]
+    for backend, cascade in paths:
+        clf = load_classifier(args.model, backend=backend, cascade=cascade == "on")
+        name = f"{backend}{' + cascade' if cascade == 'on' else ''}"
+        clf.score(sample[:64])  # warm-up
+        row = {f"batch_{b}": throughput(clf.score, sample, b) for b in BATCHES}
+        row.update(latency_ms(clf.score, singles))
+        row["parity"] = parity(reference, clf.score(sample), gold, meta.thresholds, meta.labels).__dict__
+        row.update(in_subprocess(args.model, backend, cascade, article, args.threads))
+        rows[name] = row
+        print(name, row, file=sys.stderr, flush=True)
+    for name, batch in (("pipeline (defaults)", None), ("pipeline batch_size=32", 32)):
+        score = pipeline_scorer(args.model, batch, meta.max_length)
+        score(sample[:16], None)
+        rows[name] = {"batch_32" if batch else "batch_1": throughput(score, sample, batch or 1)}
+        print(name, rows[name], file=sys.stderr, flush=True)
+    base = rows["pipeline (defaults)"]["batch_1"]
+    for row in rows.values():
+        row["batch_32_vs_pipeline_default"] = round(row.get("batch_32", row.get("batch_1", 0)) / base, 2)
+    article.unlink()
+    print(json.dumps({
+        "date": date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads",
+        "load_average_at_end": os.getloadavg(),
+        "model": str(args.model),
+        "sentences": len(sample),
+        "paths": rows,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Where logits come from: PyTorch fp32 (the reference) or ONNX Runtime (int8 or fp32), one interface.
+
+A backend turns token ids into logits and nothing else; tokenisation, batching and
+thresholds stay in :class:`inference.Classifier`, so every backend serves the same contract.
+The ONNX backends import neither torch nor transformers, which keeps their cold start short.
+
+Example:
+    >>> encoder = Encoder(clf.tokenizer.tokenizer, max_length=32)   # the loaded classifier's word pieces
+    >>> batch = encoder(["The EU extended sanctions.", "Talks."])
+    >>> TorchBackend(clf.backend.model).logits(batch).shape
+    (2, 9)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Backend(Protocol):
+    name: str
+
+    def logits(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits, shape ``(batch, labels)``, for one padded batch of token ids."""
+        ...
+
+
+class Encoder:
+    """Word pieces for a batch: truncated to ``max_length``, padded to the batch's longest text.
+
+    Built on a copy of the ``tokenizers`` tokenizer with truncation and padding set once, so
+    a call changes no state and needs no lock (the Rust tokenizer is safe to share between
+    threads, and releases the GIL while it works).
+    """
+
+    def __init__(self, tokenizer: Any, max_length: int, pad_token: str = "[PAD]") -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a private copy: its settings are ours
+        pad_id = self.tokenizer.token_to_id(pad_token)
+        if pad_id is None:
+            raise ValueError(f"the tokenizer has no padding token {pad_token!r}")
+        self.tokenizer.enable_truncation(max_length=max_length)
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+
+    @classmethod
+    def from_transformers(cls, tokenizer: Any, max_length: int) -> Encoder:
+        """The encoder inside a transformers tokenizer (its ``backend_tokenizer``)."""
+        return cls(tokenizer.backend_tokenizer, max_length, tokenizer.pad_token)
+
+    @classmethod
+    def from_file(cls, path: Path, max_length: int, pad_token: str = "[PAD]") -> Encoder:
+        """An encoder from a ``tokenizer.json`` file, without importing transformers."""
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(str(path)), max_length, pad_token)
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self.tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+
+class TorchBackend:
+    """The fine-tuned transformers model in PyTorch fp32: the reference every other backend is held to."""
+
+    name = "torch"
+
+    def __init__(self, model: Any) -> None:
+        import inspect
+
+        self.model = model.eval()
+        accepted = inspect.signature(self.model.forward).parameters
+        self._inputs = tuple(name for name in INPUT_NAMES if name in accepted)
+
+    def logits(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            # A model trained on a GPU stays there: inputs go to its device, logits come back.
+            out = self.model(**{name: torch.from_numpy(encoded[name]).to(self.model.device)
+                                for name in self._inputs}).logits
+        return out.float().cpu().numpy()
+
+
+class OnnxBackend:
+    """An exported model run by ONNX Runtime on the CPU, with one thread per available core.
+
+    ``InferenceSession.run`` is safe to call from several threads at once.
+    """
+
+    def __init__(self, path: Path, name: str = "onnx", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # Intra-op threads split each matrix product; one inter-op thread, since a BERT graph
+        # is a chain with little to run side by side.
+        options.intra_op_num_threads = threads or available_cpus()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.name = name
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = tuple(i.name for i in self.session.get_inputs())
+
+    def logits(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {name: encoded[name] for name in self._inputs})[0]
