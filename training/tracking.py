@@ -33,8 +33,8 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 
 CANDIDATE, CHAMPION = "candidate", "champion"
 # What the served model needs; with `--env-manager local` the current environment is used.
-PYFUNC_REQUIREMENTS = ["torch==2.13.0", "transformers>=5.0,<6", "tokenizers", "onnxruntime>=1.20,<2", "sentencex>=1.0.32,<2",
-                       "numpy", "pandas", "mlflow"]
+PYFUNC_REQUIREMENTS = ["torch==2.13.0", "transformers>=5.0,<6", "tokenizers", "onnxruntime>=1.20,<2",
+                       "sentencex>=1.0.32,<2", "numpy", "pandas", "mlflow"]
 
 
 def setup_registry() -> str:
