@@ -53,30 +53,18 @@ def compare(gold: np.ndarray, candidate: np.ndarray, champion: np.ndarray, doc_i
     return Verdict(passed, "\n".join(lines))
 
 
-def decisions(model_source: str, texts: list[str], labels: tuple[str, ...]) -> np.ndarray:
-    """A model's 0/1 decisions on ``texts`` for ``labels``, through the serving code."""
-    from inference import load_classifier
-
-    classifier = load_classifier(model_source)
-    if tuple(classifier.meta.labels) != tuple(labels):
-        raise ValueError(f"{model_source} predicts {list(classifier.meta.labels)}, not the split's {list(labels)}")
-    predictions = classifier.predict(texts)
-    return np.array([[label in p.labels for label in labels] for p in predictions], dtype=int)
-
-
 def judge_versions(name: str, candidate: str, champion: str, corpus: Path, split: str = "dev",
                    margin: float = DEFAULT_MARGIN, resamples: int = 1000) -> Verdict:
-    """Label ``split`` with two registered versions of ``name`` and compare them."""
+    """Label the real sentences of ``split`` with two registered versions of ``name`` and compare them."""
     from inference import load_classifier
-    from training.corpus import ensure_built, load_dataset_dict
+    from training.corpus import ensure_built, load_records
+    from training.errors import score_split
 
-    labels = tuple(load_classifier(f"models:/{name}/{champion}").meta.labels)
-    part = load_dataset_dict(ensure_built(corpus), labels)[split]
-    real = [i for i, source in enumerate(part["source"]) if source != "written"]
-    texts, doc_ids = [part["text"][i] for i in real], [part["doc_id"][i] for i in real]
-    gold = np.array([part["target"][i] for i in real], dtype=int).reshape(len(real), len(labels))
-    ours = decisions(f"models:/{name}/{candidate}", texts, labels)
-    theirs = decisions(f"models:/{name}/{champion}", texts, labels)
-    verdict = compare(gold, ours, theirs, doc_ids, margin, resamples)
+    records = load_records(ensure_built(corpus))
+    ours, theirs = (score_split(load_classifier(f"models:/{name}/{version}"), records, split)
+                    for version in (candidate, champion))
+    if ours.labels != theirs.labels:
+        raise ValueError(f"version {candidate} predicts {list(ours.labels)}, version {champion} {list(theirs.labels)}")
+    verdict = compare(ours.gold, ours.predicted, theirs.predicted, [r.doc_id for r in ours.records], margin, resamples)
     head = f"version {candidate} against champion version {champion} on real {split} ({corpus}):"
     return Verdict(verdict.passed, head + "\n" + verdict.evidence)
