@@ -41,9 +41,7 @@ def latest_runs(experiment: str) -> pd.DataFrame:
             names the store and the command that makes one.
     """
     uri = tracking.setup_registry()
-    # mlflow as training.tracking imported it: after configure_offline(), so it never phones home.
-    found = tracking.mlflow.search_runs(experiment_names=[experiment], filter_string="attributes.status = 'FINISHED'",
-                                        order_by=["attributes.start_time DESC"])
+    found = tracking.finished_runs(experiment)
     if found.empty:
         raise ValueError(f"no finished run in experiment {experiment!r} of the MLflow store {uri}; train one with "
                          "python -m training.train --config configs/default.yaml (or point MLFLOW_TRACKING_URI "

@@ -145,6 +145,12 @@ def log_model(model_dir: Path, registered_model: str | None) -> str | None:
     return version
 
 
+def finished_runs(experiment: str) -> Any:
+    """The experiment's FINISHED runs as MLflow's DataFrame, newest first (empty if none or no such experiment)."""
+    return mlflow.search_runs(experiment_names=[experiment], filter_string="attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"])
+
+
 @dataclass(frozen=True)
 class Promotion:
     """The outcome of a promotion request; ``reason`` says why in words."""
