@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from inference.context import CONTEXT_MODES
 from inference.env import configure_offline
 from inference.taxonomy import TAXONOMY
 from inference.text import NORMALIZATION_VERSION
@@ -69,6 +70,8 @@ class ArtifactMeta:
     cascade_enabled: bool = False
     # What the fast path measured against PyTorch fp32 when it was made (see training/fast_path.py).
     parity: dict[str, Any] | None = None
+    # The context segment the model reads beside each sentence (inference/context.py); "none" before it existed.
+    context: str = "none"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -118,6 +121,8 @@ class ArtifactMeta:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ArtifactError(f"{where}: max_length is {max_length!r}; it should be a positive integer")
         _check_fast_path(data, where, min(float(thresholds[label]) for label in labels))
+        if data.get("context", "none") not in CONTEXT_MODES:
+            raise ArtifactError(f"{where}: context is {data['context']!r}; expected one of {', '.join(CONTEXT_MODES)}")
         fields = {name for name in cls.__dataclass_fields__}
         kwargs = {key: value for key, value in data.items() if key in fields}
         kwargs["labels"] = tuple(labels)

@@ -68,8 +68,13 @@ class Encoder:
 
         return cls(Tokenizer.from_file(str(path)), max_length, pad_token)
 
-    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
+    def __call__(self, texts: list[str], contexts: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Token ids of ``texts``; with ``contexts``, each text is a pair (the text, then its context).
+
+        Truncation trims the longer segment first (as training's tokenizer does), so a
+        sentence keeps at least half of ``max_length`` however long its context.
+        """
+        encodings = self.tokenizer.encode_batch(texts if contexts is None else list(zip(texts, contexts)))
         return {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),

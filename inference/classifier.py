@@ -19,6 +19,7 @@ import numpy as np
 from inference.artifact import ArtifactMeta
 from inference.backends import Backend, Encoder, OnnxBackend, TorchBackend
 from inference.cascade import Cascade
+from inference.context import document_contexts
 from inference.taxonomy import TAXONOMY
 from inference.text import normalize, split_sentences
 
@@ -158,45 +159,59 @@ class Classifier:
         """The transformers model when the backend is PyTorch; ``None`` for an ONNX backend."""
         return getattr(self.backend, "model", None)
 
-    def score(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def score(self, texts: Sequence[str], batch_size: int = 32,
+              contexts: Sequence[str] | None = None) -> np.ndarray:
         """Probabilities, shape ``(len(texts), len(self.labels))``; blank texts score 0.
 
         Texts are normalised, sorted by length and batched with dynamic padding, so each
         forward pass holds at most ``batch_size x max_length`` tokens. Texts the cascade
         rules out keep its first-stage probabilities (all below every threshold).
+        ``contexts`` (one per text, see :mod:`inference.context`) are read only by a model
+        trained with context; without them such a model reads each text with an empty context.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if contexts is not None and len(contexts) != len(texts):
+            raise ValueError(f"got {len(contexts)} contexts for {len(texts)} texts; give one per text")
         # Only the first max_length word pieces are ever read, so a text is cut long before
         # the tokenizer sees it: one 20 MB line must not cost gigabytes of token ids.
         limit = self.meta.max_length * CHARS_PER_TOKEN
         normalised = [normalize(text[:limit]) for text in texts]
+        paired = None
+        if self.meta.context != "none":
+            paired = [normalize(context[:limit]) for context in contexts] if contexts is not None else [""] * len(texts)
         result = np.zeros((len(normalised), len(self.labels)), dtype=np.float32)
         todo = [i for i, text in enumerate(normalised) if text]
         if self.cascade is not None and todo:
             first_stage = self.cascade.probabilities([normalised[i] for i in todo])
             result[todo] = first_stage
             todo = [i for i, keep in zip(todo, self.cascade.keep(first_stage)) if keep]
-        todo.sort(key=lambda i: len(normalised[i]))
+        todo.sort(key=lambda i: len(normalised[i]) + (len(paired[i]) if paired else 0))
         for first in range(0, len(todo), batch_size):
             rows = todo[first : first + batch_size]
-            result[rows] = self._forward([normalised[i] for i in rows])
+            result[rows] = self._forward([normalised[i] for i in rows], [paired[i] for i in rows] if paired else None)
         return result
 
-    def _forward(self, batch: list[str]) -> np.ndarray:
-        logits = self.backend.logits(self.tokenizer(batch))
+    def _forward(self, batch: list[str], contexts: list[str] | None = None) -> np.ndarray:
+        encoded = self.tokenizer(batch) if contexts is None else self.tokenizer(batch, contexts)
+        logits = self.backend.logits(encoded)
         scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         if not np.isfinite(scores).all():
             raise ValueError("the model produced non-finite scores (NaN): its weights are broken; "
                              "retrain it or load another model directory")
         return scores
 
-    def predict(self, sentences: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+    def predict(self, sentences: Sequence[str], batch_size: int = 32,
+                contexts: Sequence[str] | None = None) -> list[Prediction]:
         """Label each sentence; the list out matches the list in, item for item.
+
+        ``contexts`` optionally gives each sentence's context (:mod:`inference.context`) for
+        a model trained with it; :meth:`classify_document` supplies it itself.
 
         Raises:
             TypeError: ``sentences`` is a bare string or not iterable.
-            ValueError: an item is not a string (the message names its index).
+            ValueError: an item is not a string (the message names its index), or ``contexts``
+                is not one string per sentence.
 
         Example:
             >>> [len(p.scores) for p in clf.predict(["The EU extended sanctions on Minsk.", ""])]
@@ -205,7 +220,8 @@ class Classifier:
             ()
         """
         texts = check_texts(sentences)
-        return [self._prediction(row) for row in self.score(texts, batch_size)]
+        context_texts = None if contexts is None else check_texts(contexts)
+        return [self._prediction(row) for row in self.score(texts, batch_size, context_texts)]
 
     def _prediction(self, row: np.ndarray) -> Prediction:
         scores = {label: float(value) for label, value in zip(self.labels, row)}
@@ -227,7 +243,8 @@ class Classifier:
         if problem:
             raise ValueError(f"the article {problem}")
         spans = split_sentences(text)
-        predictions = self.predict([span.text for span in spans], batch_size=batch_size)
+        texts = [span.text for span in spans]
+        predictions = self.predict(texts, batch_size, document_contexts(texts, self.meta.context))
         sentences = tuple(
             SentencePrediction(labels=pred.labels, scores=pred.scores, text=span.text, start=span.start, end=span.end)
             for span, pred in zip(spans, predictions)

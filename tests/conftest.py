@@ -38,11 +38,13 @@ def built_corpus() -> Path:
     return ensure_built()
 
 
-def make_model_dir(directory: Path, thresholds: dict[str, float] | None = None, max_length: int = 32) -> Path:
-    """Save a tiny random model with all nine labels to ``directory`` and return it."""
+def make_model_dir(directory: Path, thresholds: dict[str, float] | None = None, max_length: int = 32,
+                   context: str = "none") -> Path:
+    """Save a tiny random model with all nine labels (reading ``context``) to ``directory`` and return it."""
     labels = TAXONOMY.ids
     model, tokenizer = build_model(ModelConfig(encoder="tiny-random"), labels, TOKENIZER_TEXTS, seed=0)
-    meta = ArtifactMeta(labels=labels, thresholds=thresholds or dict.fromkeys(labels, 0.5), max_length=max_length)
+    meta = ArtifactMeta(labels=labels, thresholds=thresholds or dict.fromkeys(labels, 0.5), max_length=max_length,
+                        context=context)
     return save_artifact(directory, model, tokenizer, meta)
 
 

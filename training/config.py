@@ -67,6 +67,12 @@ class ModelConfig(_Section):
     encoder: str = "minilm"
     max_length: int = Field(128, ge=8, le=512)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    # What the model reads beside each sentence (inference/context.py): "none", "previous" or
+    # "headline_previous". The labels still belong to the sentence.
+    context: Literal["none", "previous", "headline_previous"] = "none"
+    # The share of training sentences shown with an empty context each epoch, so the model
+    # also learns to label a bare sentence (predict() without contexts).
+    context_dropout: float = Field(0.0, ge=0.0, le=1.0)
 
     @field_validator("encoder")
     @classmethod

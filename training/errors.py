@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from inference.classifier import Classifier
-from training.corpus.records import Record
+from training.corpus.records import Record, record_contexts
 from training.evaluate import decide
 
 NONE = "(none)"  # the row and column for sentences with no gold or no predicted label
@@ -54,7 +54,10 @@ def score_split(classifier: Classifier, records: list[Record], split: str = "tes
     if not chosen:
         raise ValueError(f"the corpus has no real sentences in split {split!r}")
     labels, thresholds = classifier.labels, classifier.meta.thresholds
-    scores = classifier.score([r.text for r in chosen])
+    # Each sentence with its document's context, as classify_document would read it (a model
+    # without context ignores it).
+    contexts = record_contexts(records, classifier.meta.context)
+    scores = classifier.score([r.text for r in chosen], contexts=[contexts[r.id] for r in chosen])
     gold = np.array([[label in r.labels for label in labels] for r in chosen], dtype=int)
     return ScoredSplit(chosen, labels, thresholds, scores, gold, decide(scores, thresholds, labels))
 

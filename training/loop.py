@@ -34,17 +34,25 @@ from training.evaluate import evaluate
 
 @dataclass
 class Split:
-    """The texts of one split with their multi-hot gold labels, document ids and source kinds."""
+    """The texts of one split with their multi-hot gold labels, document ids, source kinds and
+    context segments (empty lists when unknown: no sources given, or a model without context)."""
 
     texts: list[str]
     gold: np.ndarray
     doc_ids: list[str]
     sources: list[str] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)
 
     def select(self, rows: list[int]) -> Split:
         """The rows at ``rows`` (repeats allowed), as a new split."""
-        pick = [self.sources[i] for i in rows] if self.sources else []
-        return Split([self.texts[i] for i in rows], self.gold[rows], [self.doc_ids[i] for i in rows], pick)
+        sources = [self.sources[i] for i in rows] if self.sources else []
+        contexts = [self.contexts[i] for i in rows] if self.contexts else []
+        return Split([self.texts[i] for i in rows], self.gold[rows], [self.doc_ids[i] for i in rows], sources,
+                     contexts)
+
+    def context_or_none(self) -> list[str] | None:
+        """The contexts to score with, or ``None`` when the split has none."""
+        return self.contexts or None
 
 class TrainingError(RuntimeError):
     """Training cannot go on (the loss is not finite); the message says where and what to change."""
@@ -109,7 +117,10 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
     train, on_device = distributed.shard(train), distributed.device()
     model.to(on_device)
     trained = distributed.wrap(model)
-    encodings = tokenizer([normalize(t) for t in train.texts], truncation=True, max_length=cfg.model.max_length)
+    encodings = encode(tokenizer, train, cfg)
+    # Context dropout: these rows' encodings with an empty context, swapped in at random per epoch.
+    bare = encode(tokenizer, Split(train.texts, train.gold, train.doc_ids, contexts=[""] * len(train.texts)), cfg) \
+        if train.contexts and cfg.model.context_dropout > 0 else None
     batches_per_epoch = math.ceil(len(train.texts) / tc.batch_size)
     total_steps = min(tc.max_steps or math.inf, batches_per_epoch * tc.epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
@@ -131,8 +142,13 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         losses = []
         bar = tqdm(batches, desc=f"epoch {epoch}/{tc.epochs}", unit="batch",
                    mininterval=0.2 if sys.stderr.isatty() else 30)  # logs get a line every 30 s, not every batch
+        # Seeded by epoch, so a resumed run draws the same dropped contexts as an uninterrupted one.
+        dropper = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         for rows in bar:
-            batch = tokenizer.pad({k: [encodings[k][i] for i in rows] for k in encodings}, return_tensors="pt")
+            dropped = (torch.rand(len(rows), generator=dropper) < cfg.model.context_dropout).tolist() \
+                if bare is not None else [False] * len(rows)
+            features = {k: [(bare if drop else encodings)[k][i] for i, drop in zip(rows, dropped)] for k in encodings}
+            batch = tokenizer.pad(features, return_tensors="pt")
             logits = trained(**batch.to(on_device)).logits
             loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32, device=on_device))
             if not torch.isfinite(loss):
@@ -149,7 +165,7 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
             state["step"] += 1
             if state["step"] >= total_steps:
                 break
-        dev_report = evaluate(score(model, tokenizer, labels, cfg, dev.texts), dev.gold,
+        dev_report = evaluate(score(model, tokenizer, labels, cfg, dev.texts, dev.context_or_none()), dev.gold,
                               dict.fromkeys(labels, 0.5), labels, dev.doc_ids)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_macro_f1": dev_report.macro_f1,
                "dev_micro_f1": dev_report.micro_f1, "learning_rate": scheduler.get_last_lr()[0]}
@@ -198,10 +214,19 @@ def epoch_batches(size: int, batch_size: int, generator: torch.Generator,
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
-def score(model: Any, tokenizer: Any, labels: tuple[str, ...], cfg: RunConfig, texts: list[str]) -> np.ndarray:
+def encode(tokenizer: Any, split: Split, cfg: RunConfig) -> Any:
+    """Word pieces of a split's texts, paired with their contexts when the model reads context."""
+    texts = [normalize(t) for t in split.texts]
+    pairs = [normalize(c) for c in split.contexts] if cfg.model.context != "none" and split.contexts else None
+    return tokenizer(texts, pairs, truncation=True, max_length=cfg.model.max_length)
+
+
+def score(model: Any, tokenizer: Any, labels: tuple[str, ...], cfg: RunConfig, texts: list[str],
+          contexts: list[str] | None = None) -> np.ndarray:
     """Probabilities for ``texts`` through the serving classifier (model left in eval mode)."""
-    meta = ArtifactMeta(labels=labels, thresholds=dict.fromkeys(labels, 0.5), max_length=cfg.model.max_length)
-    return Classifier(model, tokenizer, meta).score(texts, batch_size=cfg.train.eval_batch_size)
+    meta = ArtifactMeta(labels=labels, thresholds=dict.fromkeys(labels, 0.5), max_length=cfg.model.max_length,
+                        context=cfg.model.context)
+    return Classifier(model, tokenizer, meta).score(texts, batch_size=cfg.train.eval_batch_size, contexts=contexts)
 
 
 def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:

@@ -108,7 +108,7 @@ def train_shard(cfg: RunConfig, resume: bool = False) -> None:
 def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     """The corpus's train/dev/test splits, capped for quick runs, train shuffled by the seed."""
     with distributed.main_first():  # under torchrun one process builds the corpus and its cache, then the others
-        data = load_dataset_dict(ensure_built(cfg.data.corpus), labels)
+        data = load_dataset_dict(ensure_built(cfg.data.corpus), labels, cfg.model.context)
     data["train"] = data["train"].shuffle(seed=cfg.seed)
     caps = {"train": cfg.data.max_train_sentences, "dev": cfg.data.max_eval_sentences,
             "test": cfg.data.max_eval_sentences}
@@ -116,7 +116,8 @@ def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     for name, cap in caps.items():
         part = data[name].select(range(min(cap, len(data[name])))) if cap else data[name]
         gold = np.array(part["target"], dtype=np.float32).reshape(len(part), len(labels))
-        splits[name] = Split(part["text"], gold, part["doc_id"], part["source"])
+        contexts = part["context"] if cfg.model.context != "none" else []
+        splits[name] = Split(part["text"], gold, part["doc_id"], part["source"], contexts)
     train = splits["train"]
     kept = written_documents_kept(train, cfg.data.written_share, cfg.seed)
     repeat = cfg.data.real_text_repeat
@@ -172,17 +173,18 @@ def fit_transformer(cfg: RunConfig, labels: tuple[str, ...], splits: dict[str, S
     fitted = fit(model, tokenizer, splits["train"], splits["dev"], labels, cfg,
                  on_epoch=lambda row: tracking.log_metrics(epoch_metrics(row), step=int(row["epoch"])),
                  resume=resume)
-    dev_scores = score(model, tokenizer, labels, cfg, splits["dev"].texts)  # the serving classifier, in memory
+    dev, test = splits["dev"], splits["test"]
+    dev_scores = score(model, tokenizer, labels, cfg, dev.texts, dev.context_or_none())  # the serving classifier
     thresholds = tune_thresholds(dev_scores, splits["dev"].gold, labels)
     meta = ArtifactMeta(labels=labels, thresholds=thresholds, max_length=cfg.model.max_length,
-                        mlflow_run_id=run_id, encoder=cfg.model.encoder)
+                        mlflow_run_id=run_id, encoder=cfg.model.encoder, context=cfg.model.context)
     save_artifact(model_dir, model, tokenizer, meta)
     fast_path = prepare_fast_path(model_dir, splits["train"], splits["dev"], splits["test"], seed=cfg.seed)
     print(fast_path.summary())
     tracking.log_text(fast_path.summary() + "\n", "reports/fast_path.md")
     # The test split is scored through the saved directory, exactly as it will be served
     # (with the default backend and cascade setting that prepare_fast_path recorded).
-    test_scores = load_classifier(model_dir).score(splits["test"].texts, cfg.train.eval_batch_size)
+    test_scores = load_classifier(model_dir).score(test.texts, cfg.train.eval_batch_size, test.context_or_none())
     return dev_scores, test_scores, thresholds, fitted
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import ROOT, TOKENIZER_TEXTS
 from training.config import load_config
-from training.loop import Split, TrainingError, checkpoint_path, fit, positive_weights
+from training.loop import Split, TrainingError, checkpoint_path, encode, fit, positive_weights
 from training.model import build_model
 
 LABELS = ("state_visit", "aid")
@@ -97,3 +97,23 @@ def test_resume_says_what_it_resumes_or_why_not_before_any_run(tmp_path, monkeyp
     checkpoint_path(other).write_bytes(b"")
     assert train_module.main(args) == 2
     assert "1 checkpoint(s) of other settings or another corpus" in capsys.readouterr().err
+
+
+def test_a_context_model_trains_on_sentence_pairs_and_repeats_with_context_dropout(tmp_path):
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=2",
+                                                   "model.context=previous", "model.context_dropout=0.5"])
+    split = _splits()
+    split.contexts = ["", *split.texts[:-1]]
+    model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
+    encoded = encode(tokenizer, split, cfg)
+    # The second segment is there, marked as segment 1; the first sentence's is empty.
+    assert all(1 in types for types in encoded["token_type_ids"])
+    assert sum(encoded["token_type_ids"][0]) == 1  # only the closing [SEP] of an empty context
+    histories = []
+    for _ in range(2):
+        model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
+        histories.append(fit(model, tokenizer, split, split, LABELS, cfg).history)
+    assert histories[0] == histories[1]
+    bare_cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=2"])
+    model, tokenizer = build_model(bare_cfg.model, LABELS, split.texts, seed=cfg.seed)
+    assert fit(model, tokenizer, split, split, LABELS, bare_cfg).history != histories[0]

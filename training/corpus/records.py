@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inference.context import document_contexts
 from inference.taxonomy import TAXONOMY
 
 SPLITS = ("train", "dev", "test")
@@ -168,17 +169,46 @@ def multi_hot(labels: tuple[str, ...], label_ids: tuple[str, ...]) -> list[float
     return [1.0 if label in labels else 0.0 for label in label_ids]
 
 
-def load_dataset_dict(path: str | Path, label_ids: tuple[str, ...]) -> Any:
-    """The validated corpus as a ``datasets.DatasetDict`` with a multi-hot ``target`` column."""
+def record_contexts(records: list[Record], mode: str) -> dict[str, str]:
+    """Each record's context segment (:func:`inference.context.document_contexts`), by record id.
+
+    A document's sentences are its records in ``position`` order, as the serving code splits
+    an article (the corpus holds whole documents).
+
+    Example:
+        >>> records = [Record("d-1", "d", 1, "He arrived.", (), "voa", "train"),
+        ...            Record("d-0", "d", 0, "Putin visits Hanoi", (), "voa", "train")]
+        >>> record_contexts(records, "previous")
+        {'d-0': '', 'd-1': 'Putin visits Hanoi'}
+    """
+    by_doc: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_doc[record.doc_id].append(record)
+    contexts: dict[str, str] = {}
+    for document in by_doc.values():
+        document.sort(key=lambda r: r.position)
+        for record, context in zip(document, document_contexts([r.text for r in document], mode)):
+            contexts[record.id] = context
+    return contexts
+
+
+def load_dataset_dict(path: str | Path, label_ids: tuple[str, ...], context: str = "none") -> Any:
+    """The validated corpus as a ``datasets.DatasetDict`` with a multi-hot ``target`` column.
+
+    ``context`` (an :data:`inference.context.CONTEXT_MODES` mode) fills the ``context`` column.
+    """
     import datasets
 
+    records = load_records(path)
+    contexts = record_contexts(records, context)
     by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in load_records(path):
+    for record in records:
         by_split[record.split].append(
             {
                 "id": record.id,
                 "doc_id": record.doc_id,
                 "text": record.text,
+                "context": contexts[record.id],
                 "source": record.source,
                 "target": multi_hot(record.labels, label_ids),
             }
