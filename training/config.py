@@ -12,12 +12,15 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from inference.taxonomy import TAXONOMY
+
+# Where training.adapt writes encoders (a cache, never committed); configs/adapt/ holds their configs.
+ADAPTED_ENCODERS = Path(".cache/encoders")
 
 
 class ConfigError(ValueError):
@@ -79,6 +82,9 @@ class ModelConfig(_Section):
     def _known_encoder(cls, encoder: str) -> str:
         # Checked here, not when the model is built: a typo must fail before a run starts.
         if encoder not in ("minilm", "tiny-random") and not (Path(encoder) / "config.json").is_file():
+            if Path(encoder).parent == ADAPTED_ENCODERS:
+                raise ValueError(f"the adapted encoder {encoder!r} is not written yet on this machine; write it with "
+                                 f"python -m training.adapt --config configs/adapt/{Path(encoder).name}.yaml")
             raise ValueError(f"{encoder!r} is neither 'minilm', 'tiny-random' nor a model directory with a "
                              "config.json")
         return encoder
@@ -131,10 +137,43 @@ class RunConfig(_Section):
         return self.output_dir / self.name
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+class AdaptConfig(_Section):
+    """Continued masked-LM pretraining of an encoder on the unlabelled real text (``training.adapt``)."""
+
+    name: str
+    seed: int = 13
+    encoder: str = "minilm"
+    # The adapted encoder is written to output_dir/name: a cache (ignored by git), named by
+    # a training config's model.encoder.
+    output_dir: Path = ADAPTED_ENCODERS
+    corpus: Path = Path("build/corpus.jsonl")  # its dev and test documents are left out
+    max_sentences: int | None = Field(30000, ge=1)
+    min_words: int = Field(5, ge=1)  # shorter lines (datelines, tags, headings) teach little
+    eval_sentences: int = Field(500, ge=1)  # real dev sentences for the masked-LM loss before and after
+    max_length: int = Field(128, ge=8, le=512)
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    threads: int | None = Field(None, ge=1)
+    tracking: TrackingConfig = TrackingConfig(experiment="diplomatic-events-adapt", register_model=False)
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.output_dir / self.name
+
+
+Config = TypeVar("Config", bound=BaseModel)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                schema: type[Config] = RunConfig) -> Config:  # type: ignore[assignment]
     """Read a YAML config, apply ``key.sub=value`` overrides, and validate the result.
 
-    The run name is the file's stem.
+    The run name is the file's stem. ``schema`` is the config's type: a training run's
+    :class:`RunConfig` by default, or :class:`AdaptConfig`.
 
     Raises:
         ConfigError: naming the file, the key and the reason.
@@ -152,7 +191,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     for override in overrides:
         _apply_override(raw, override, path)
     try:
-        return RunConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{path}: {problems}") from exc
@@ -171,7 +210,7 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def flatten(cfg: RunConfig) -> dict[str, str]:
+def flatten(cfg: BaseModel) -> dict[str, str]:
     """The config as dotted keys and string values, as MLflow params.
 
     Example:

@@ -2,16 +2,31 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import ROOT
-from training.config import ConfigError, flatten, load_config
+from training.config import AdaptConfig, ConfigError, flatten, load_config
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+ADAPT_CONFIGS = sorted((ROOT / "configs/adapt").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_every_shipped_config_loads(path):
-    cfg = load_config(path)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        # A config on an adapted encoder loads once training.adapt wrote it (a cache, not in a clone).
+        assert "not written yet on this machine; write it with python -m training.adapt --config configs/adapt/" \
+            in str(exc), exc
+        adapt_config = str(exc).rsplit(" ", 1)[-1]
+        assert (ROOT / adapt_config).is_file()
+        return
     assert cfg.name == path.stem
     assert cfg.data.label_ids
+
+
+@pytest.mark.parametrize("path", ADAPT_CONFIGS, ids=[p.stem for p in ADAPT_CONFIGS])
+def test_every_adaptation_config_loads(path):
+    cfg = load_config(path, schema=AdaptConfig)
+    assert cfg.encoder_dir.name == path.stem
 
 
 def test_overrides_use_dotted_keys():
