@@ -53,18 +53,52 @@ def compare(gold: np.ndarray, candidate: np.ndarray, champion: np.ndarray, doc_i
     return Verdict(passed, "\n".join(lines))
 
 
-def judge_versions(name: str, candidate: str, champion: str, corpus: Path, split: str = "dev",
-                   margin: float = DEFAULT_MARGIN, resamples: int = 1000) -> Verdict:
-    """Label the real sentences of ``split`` with two registered versions of ``name`` and compare them."""
+def judge_models(candidate: str, champion: str, corpus: Path, split: str = "dev", margin: float = DEFAULT_MARGIN,
+                 resamples: int = 1000) -> Verdict:
+    """Label the real sentences of ``split`` with two models (any ``load_classifier`` source) and compare them.
+
+    Each model reads its sentences as it would serve them: a context model with its document's context.
+    """
     from inference import load_classifier
     from training.corpus import ensure_built, load_records
     from training.errors import score_split
 
     records = load_records(ensure_built(corpus))
-    ours, theirs = (score_split(load_classifier(f"models:/{name}/{version}"), records, split)
-                    for version in (candidate, champion))
+    ours, theirs = (score_split(load_classifier(source), records, split) for source in (candidate, champion))
     if ours.labels != theirs.labels:
-        raise ValueError(f"version {candidate} predicts {list(ours.labels)}, version {champion} {list(theirs.labels)}")
-    verdict = compare(ours.gold, ours.predicted, theirs.predicted, [r.doc_id for r in ours.records], margin, resamples)
+        raise ValueError(f"{candidate} predicts {list(ours.labels)}, {champion} {list(theirs.labels)}")
+    return compare(ours.gold, ours.predicted, theirs.predicted, [r.doc_id for r in ours.records], margin, resamples)
+
+
+def judge_versions(name: str, candidate: str, champion: str, corpus: Path, split: str = "dev",
+                   margin: float = DEFAULT_MARGIN, resamples: int = 1000) -> Verdict:
+    """Label the real sentences of ``split`` with two registered versions of ``name`` and compare them."""
+    verdict = judge_models(f"models:/{name}/{candidate}", f"models:/{name}/{champion}", corpus, split, margin,
+                           resamples)
     head = f"version {candidate} against champion version {champion} on real {split} ({corpus}):"
     return Verdict(verdict.passed, head + "\n" + verdict.evidence)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.gate --candidate A --champion B``: the gate's evidence for any two models, no promotion.
+
+    For experiments: A and B are model directories or MLflow URIs (another registered name, a run).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m training.gate", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--candidate", required=True, help="model directory or MLflow URI")
+    parser.add_argument("--champion", required=True, help="model directory or MLflow URI")
+    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
+    args = parser.parse_args(argv)
+    verdict = judge_models(args.candidate, args.champion, args.corpus, args.split, args.margin, args.resamples)
+    print(f"{args.candidate} against {args.champion} on real {args.split}:\n{verdict.evidence}")
+    print("not worse beyond the margin" if verdict.passed else "WORSE beyond the margin")
+    return 0 if verdict.passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,3 +54,19 @@ def test_mismatched_decisions_are_an_error():
     gold, good, _, doc_ids = _systems()
     with pytest.raises(ValueError, match="do not match"):
         compare(gold, good[:-1], good, doc_ids)
+
+
+def test_the_command_compares_any_two_model_directories(tmp_path, capsys):
+    from inference.taxonomy import TAXONOMY
+    from tests.conftest import make_model_dir
+    from training.gate import main
+
+    model = make_model_dir(tmp_path / "a")
+    # Thresholds of 0: every sentence gets every label (micro-F1 well above 0); of 1.0: none (micro-F1 0).
+    everything = make_model_dir(tmp_path / "b", thresholds=dict.fromkeys(TAXONOMY.ids, 0.0))
+    nothing = make_model_dir(tmp_path / "c", thresholds=dict.fromkeys(TAXONOMY.ids, 1.0))
+    assert main(["--candidate", str(model), "--champion", str(model), "--resamples", "50"]) == 0
+    assert "sentence micro-F1: candidate - champion = +0.0000 [+0.0000, +0.0000] ok" in capsys.readouterr().out
+    assert main(["--candidate", str(nothing), "--champion", str(everything), "--resamples", "50"]) == 1
+    out = capsys.readouterr().out
+    assert "on real dev" in out and "document micro-F1" in out and out.rstrip().endswith("WORSE beyond the margin")
