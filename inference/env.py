@@ -45,8 +45,8 @@ def sleep_between_operations(environ: MutableMapping[str, str] = os.environ) -> 
 
     By default OpenMP threads spin-wait between operations, which saves a wake-up on an
     idle machine but, when other processes hold the cores, makes every operation wait for
-    a descheduled thread: on the project's 2-core machine beside a training run, the tiny
-    test model scored 14-17x fewer lines a second with 2 spinning threads than with one
+    a descheduled thread: on the project's 2-core machine beside a training run, 2 sleeping
+    threads scored the tiny test model 1.8x to 9x faster than 2 spinning ones
     (docs/SCALING.md). ``OMP_WAIT_POLICY`` is read once, when torch loads OpenMP, so it is
     set only while torch is not imported yet (later it would change nothing here and only
     leak into child processes); a value the user set is kept.
