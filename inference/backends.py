@@ -87,9 +87,13 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, threads: int | None = None) -> None:
         import inspect
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # torch has one intra-op pool per process
         self.model = model.eval()
         accepted = inspect.signature(self.model.forward).parameters
         self._inputs = tuple(name for name in INPUT_NAMES if name in accepted)
@@ -107,10 +111,13 @@ class TorchBackend:
 class OnnxBackend:
     """An exported model run by ONNX Runtime on the CPU, with one thread per available core.
 
+    ``spinning=False`` makes idle threads sleep instead of spin-waiting between operations:
+    a little latency on an idle machine, but far more throughput on one whose cores other
+    processes hold (see :func:`inference.env.sleep_between_operations`).
     ``InferenceSession.run`` is safe to call from several threads at once.
     """
 
-    def __init__(self, path: Path, name: str = "onnx", threads: int | None = None) -> None:
+    def __init__(self, path: Path, name: str = "onnx", threads: int | None = None, spinning: bool = True) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -118,6 +125,7 @@ class OnnxBackend:
         # is a chain with little to run side by side.
         options.intra_op_num_threads = threads or available_cpus()
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.name = name
         self.path = Path(path)

@@ -1,6 +1,6 @@
 """Score a large file on one machine, in chunks that survive an interruption.
 
-    python -m inference.batch --model SOURCE --input FILE --output FILE [--documents]
+    python -m inference.batch --model SOURCE --input FILE --output FILE [--documents] [--backend NAME] [--threads N]
 
 Input and output are JSON Lines or Parquet (by suffix), one sentence a record, or one
 article a record with ``--documents``. The input is read in chunks of ``--chunk-size``
@@ -8,12 +8,15 @@ lines (rows), so memory holds one chunk whatever the file's size. Each finished 
 written to ``OUTPUT.parts/`` (atomically: a temporary file, then a rename) beside a small
 JSON file with its digest. After an interruption (Ctrl-C, ``kill``) the same command
 resumes: finished chunks are checked against the input and kept, not rescored. The job
-refuses to resume when the input (size, modification time, a chunk's digest), the model
-or the options changed, and says which; ``--restart`` discards the finished chunks.
+refuses to resume when the input (size, modification time, a chunk's digest), the model,
+its backend or the options changed, and says which; ``--restart`` discards the finished
+chunks. ``--threads`` is not checked: scores do not depend on it.
 When every chunk is done the output is assembled in a temporary file in the output's
 folder and renamed into place, so it is complete or absent, never half written. Bad
 records are reported with their line and skipped; the summary counts them; the exit code
-is then 1.
+is then 1. The job is a throughput job, so its threads sleep between operations instead
+of spin-waiting: on a machine whose cores other work holds, spinning threads cost most of
+the throughput (docs/SCALING.md).
 
 Example:
     >>> path = tmp / "news.jsonl"
@@ -40,7 +43,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from inference.artifact import ArtifactError
+from inference.artifact import BACKEND_NAMES, ArtifactError
 from inference.batch_formats import Entry, FormatError, JsonlWriter, ParquetWriter, open_input, writer_for
 from inference.classifier import Classifier
 from inference.cli import BadLine, Item, document_json, positive_int, sentence_json
@@ -101,7 +104,8 @@ def run_job(clf: Classifier, model_id: str, input_path: Path, output: Path, opti
     writer = writer_for(output, clf.labels, options.documents)
     folder = parts_dir(output)
     state = {"input": str(input_path.resolve()), "input_size": input_path.stat().st_size,
-             "input_mtime_ns": input_path.stat().st_mtime_ns, "model": model_id, **asdict(options)}
+             "input_mtime_ns": input_path.stat().st_mtime_ns, "model": model_id,
+             "backend": clf.backend.name, **asdict(options)}  # int8 and fp32 give other scores
     _prepare(folder, state, restart)
     records = bad = resumed = 0
     parts = []
@@ -137,7 +141,8 @@ def _prepare(folder: Path, state: dict, restart: bool) -> None:
             finished = len(list(folder.glob("chunk-*.json")))
             raise JobError(f"{folder} holds {finished} finished chunk(s) of a job with other "
                            f"{', '.join(changed)} (was {', '.join(repr(saved.get(k)) for k in changed)}); "
-                           "rerun with the same input, model and options, or add --restart to discard them")
+                           "rerun with the same input, model, backend and options, or add --restart to "
+                           "discard them")
         print(f"resuming: {len(list(folder.glob('chunk-*.json')))} finished chunk(s) in {folder}", file=sys.stderr)
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,13 +231,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"input lines (rows) per chunk, the unit of resuming (default {JobOptions.chunk_size})")
     parser.add_argument("--batch-size", type=positive_int, default=JobOptions.batch_size,
                         help=f"sentences per forward pass (default {JobOptions.batch_size})")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=None,
+                        help="torch, onnx (int8) or onnx-fp32 (default: the one the model directory names)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads per forward pass (default: every available CPU)")
     parser.add_argument("--restart", action="store_true", help="discard the finished chunks of an earlier run")
     args = parser.parse_args(argv)
     _interrupt_on_signals()
     options = JobOptions(documents=args.documents, chunk_size=args.chunk_size, batch_size=args.batch_size)
     try:
         model_dir = resolve_model_dir(args.model)
-        clf = load_classifier(model_dir)
+        clf = load_classifier(model_dir, backend=args.backend, threads=args.threads, spinning=False)
         summary = run_job(clf, model_fingerprint(model_dir), args.input, args.output, options, args.restart)
     except (ArtifactError, FormatError, JobError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,15 +20,16 @@ from inference.artifact import (
     read_cascade,
     read_meta,
 )
-from inference.backends import Encoder, OnnxBackend
+from inference.backends import Encoder, OnnxBackend, TorchBackend
 from inference.cascade import Cascade
 from inference.classifier import Classifier, Prediction
-from inference.env import configure_offline
+from inference.env import configure_offline, sleep_between_operations
 
 _MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "dbfs:/")
 
 
-def load_classifier(source: str | Path, backend: str | None = None, cascade: bool | None = None) -> Classifier:
+def load_classifier(source: str | Path, backend: str | None = None, cascade: bool | None = None,
+                    threads: int | None = None, spinning: bool = True) -> Classifier:
     """Load a classifier from a model directory or an MLflow URI (``models:/NAME@ALIAS``, ``runs:/...``).
 
     Args:
@@ -37,6 +38,12 @@ def load_classifier(source: str | Path, backend: str | None = None, cascade: boo
             without ONNX files).
         cascade: put the first stage in front of the transformer; ``None`` takes the
             directory's setting (off unless it passed parity).
+        threads: CPU threads a forward pass uses; ``None`` takes every available CPU (for
+            PyTorch this is ``torch.set_num_threads``, which holds for the whole process).
+        spinning: ``False`` makes idle threads sleep between operations instead of
+            spin-waiting, for throughput on a machine shared with other work (see
+            :func:`inference.env.sleep_between_operations`); for PyTorch it takes effect
+            only when torch is not imported yet, since OpenMP reads it once.
 
     Raises:
         ArtifactError: the directory is missing, incomplete, from an unknown taxonomy, or
@@ -58,12 +65,15 @@ def load_classifier(source: str | Path, backend: str | None = None, cascade: boo
                                 f"python -m training.fast_path {directory}")
         first_stage = Cascade(*read_cascade(directory), cutoff=meta.cascade_cutoff)
     if chosen == "torch":
+        if not spinning:
+            sleep_between_operations()  # before load_artifact imports torch
         model, tokenizer, meta = load_artifact(directory)
-        return Classifier(model, tokenizer, meta, cascade=first_stage)
+        return Classifier(TorchBackend(model, threads), tokenizer, meta, cascade=first_stage)
     configure_offline()
     model_path, tokenizer_path, pad_token = onnx_files(directory, chosen)
     encoder = Encoder.from_file(tokenizer_path, meta.max_length, pad_token)
-    return Classifier(OnnxBackend(model_path, name=chosen), encoder, meta, cascade=first_stage)
+    engine = OnnxBackend(model_path, name=chosen, threads=threads, spinning=spinning)
+    return Classifier(engine, encoder, meta, cascade=first_stage)
 
 
 def resolve_model_dir(source: str | Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,8 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from inference.batch import JobError, JobOptions, main, parts_dir, run_job
+from inference import load_classifier
+from inference.batch import JobError, JobOptions, main, model_fingerprint, parts_dir, run_job
+from inference.export import export_onnx
 from tests.conftest import ROOT
+from training.fast_path import QUANTIZATION
 
 VOA = ROOT.parent / "shared" / "data" / "voa_stories.jsonl"
 
@@ -73,6 +77,7 @@ class StopAfter:
 
     def __init__(self, classifier, calls: int) -> None:
         self.classifier, self.calls, self.labels = classifier, calls, classifier.labels
+        self.backend = classifier.backend
 
     def predict(self, texts, batch_size=32):
         if self.calls == 0:
@@ -106,6 +111,36 @@ def test_resume_keeps_finished_chunks_and_refuses_a_changed_input(tiny_classifie
     with pytest.raises(JobError, match="input_size"):
         run_job(tiny_classifier, "tiny", source, output, options)
     assert run_job(tiny_classifier, "tiny", source, output, options, restart=True).records == 51
+
+
+def test_the_backend_is_chosen_and_a_resume_with_another_one_is_refused(tiny_model_dir, built_corpus, tmp_path,
+                                                                        capsys):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    export_onnx(model, QUANTIZATION)
+    rows = real_sentences(built_corpus, 30)
+    source, output = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):  # a job started in PyTorch, one chunk finished
+        run_job(StopAfter(load_classifier(model, backend="torch"), 1), model_fingerprint(model), source, output,
+                JobOptions(chunk_size=10))
+    command = ["--model", str(model), "--input", str(source), "--output", str(output), "--chunk-size", "10",
+               "--backend", "onnx-fp32", "--threads", "1"]
+    assert main(command) == 2
+    assert "of a job with other backend (was 'torch')" in capsys.readouterr().err
+    assert main(command + ["--restart"]) == 0
+    out = [json.loads(line) for line in output.read_text().splitlines()]
+    expected = load_classifier(model, backend="onnx-fp32").predict([row["text"] for row in rows])
+    assert [(r["labels"], r["scores"]) for r in out] == [(list(p.labels), p.scores) for p in expected]
+
+
+def test_threads_sleep_between_operations_unless_the_user_chose_otherwise():
+    script = ("import os; from inference.env import sleep_between_operations as s; "
+              "print(s(), os.environ['OMP_WAIT_POLICY'])")
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    for preset, expected in ((None, "True PASSIVE"), ("ACTIVE", "True ACTIVE")):
+        child_env = {**env, "PYTHONPATH": str(ROOT), **({"OMP_WAIT_POLICY": preset} if preset else {})}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env,
+                              cwd=ROOT, timeout=120)
+        assert done.stdout.strip() == expected, done.stderr[-2000:]
 
 
 def _batch_command(model: Path, source: Path, output: Path) -> list[str]:
