@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from inference.env import configure_offline
 from inference.text import normalize, split_sentences
 from training import tracking
-from training.config import AdaptConfig, ConfigError, flatten, load_config
+from training.config import AdaptConfig, ConfigError, adaptation_config, flatten, load_config
 from training.corpus import CorpusError, ensure_built, load_records
 from training.corpus.records import Record, fingerprint
 from training.corpus.sources import SOURCE_FILES, documents, project_doc_id
@@ -188,6 +188,22 @@ def adapt(cfg: AdaptConfig, force: bool = False) -> Path:
         staging.rename(cfg.encoder_dir)  # only a finished encoder is ever named by a training config
     print(f"encoder: {cfg.encoder_dir} (name it as model.encoder in a training config)")
     return cfg.encoder_dir
+
+
+def ensure_adapted(encoder: str) -> None:
+    """Write ``encoder`` first when it is an adapted encoder (``.cache/encoders/NAME``) not cached yet.
+
+    A training config may name an adapted encoder; training calls this before it starts,
+    so one command trains the config, adaptation included, and later runs reuse the cache.
+    """
+    config = adaptation_config(encoder)
+    if config is None:
+        return
+    cfg = load_config(config, schema=AdaptConfig)
+    corpus = ensure_built(cfg.corpus)
+    if not cached(cfg, config_digest(cfg, corpus)):
+        print(f"the encoder {encoder} is not written yet: adapting it first ({config})")
+        adapt(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from inference.taxonomy import TAXONOMY
 
-# Where training.adapt writes encoders (a cache, never committed); configs/adapt/ holds their configs.
+# Where training.adapt writes encoders (a cache, never committed), and where their configs are.
 ADAPTED_ENCODERS = Path(".cache/encoders")
+ADAPT_CONFIGS = Path("configs/adapt")
+
+
+def adaptation_config(encoder: str) -> Path | None:
+    """The config that writes ``encoder`` when it is an adapted one (``.cache/encoders/NAME``), else ``None``.
+
+    Example:
+        >>> adaptation_config(".cache/encoders/news"), adaptation_config("minilm")
+        (PosixPath('configs/adapt/news.yaml'), None)
+    """
+    path = Path(encoder)
+    config = ADAPT_CONFIGS / f"{path.name}.yaml"
+    return config if path.parent == ADAPTED_ENCODERS and config.is_file() else None
 
 
 class ConfigError(ValueError):
@@ -82,11 +95,12 @@ class ModelConfig(_Section):
     def _known_encoder(cls, encoder: str) -> str:
         # Checked here, not when the model is built: a typo must fail before a run starts.
         if encoder not in ("minilm", "tiny-random") and not (Path(encoder) / "config.json").is_file():
-            if Path(encoder).parent == ADAPTED_ENCODERS:
-                raise ValueError(f"the adapted encoder {encoder!r} is not written yet on this machine; write it with "
-                                 f"python -m training.adapt --config configs/adapt/{Path(encoder).name}.yaml")
-            raise ValueError(f"{encoder!r} is neither 'minilm', 'tiny-random' nor a model directory with a "
-                             "config.json")
+            # An adapted encoder not written yet is fine when its adaptation config exists:
+            # training writes it first (training.adapt.ensure_adapted), as the config names it.
+            if adaptation_config(encoder) is None:
+                raise ValueError(f"{encoder!r} is neither 'minilm', 'tiny-random', a model directory with a "
+                                 f"config.json, nor an adapted encoder under {ADAPTED_ENCODERS}/ with its config in "
+                                 f"{ADAPT_CONFIGS}/")
         return encoder
 
 

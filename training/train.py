@@ -30,6 +30,7 @@ from inference.artifact import ArtifactMeta, publish_directory, save_artifact
 from inference.env import configure_offline, configure_project_caches
 from inference.load import load_classifier
 from training import distributed, tracking
+from training.adapt import ensure_adapted
 from training.baselines import KeywordRules, TfidfLogReg
 from training.config import ConfigError, RunConfig, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
@@ -62,6 +63,9 @@ def train(cfg: RunConfig, config_path: Path, resume: bool = False) -> TrainResul
     started = time.monotonic()
     labels = cfg.data.label_ids
     splits = load_splits(cfg, labels)
+    if cfg.model.kind == "transformer":
+        with distributed.main_first():  # one process adapts; under torchrun the others then find the cache
+            ensure_adapted(cfg.model.encoder)  # its own MLflow run, before this one starts
     if resume and cfg.model.kind == "transformer":
         print(resumable(cfg))
     uri = tracking.setup(cfg.tracking.experiment)
@@ -101,6 +105,8 @@ def train_shard(cfg: RunConfig, resume: bool = False) -> None:
         return  # baselines fit in one process: rank 0's
     labels = cfg.data.label_ids
     splits = load_splits(cfg, labels)
+    with distributed.main_first():
+        ensure_adapted(cfg.model.encoder)
     model, tokenizer = build_model(cfg.model, labels, splits["train"].texts, seed=cfg.seed)
     fit(model, tokenizer, splits["train"], splits["dev"], labels, cfg, resume=resume)
 

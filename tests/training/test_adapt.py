@@ -7,8 +7,9 @@ import json
 import pytest
 
 import training.adapt as adapt_module
+import training.config as config_module
 from tests.conftest import ROOT, TOKENIZER_TEXTS
-from training.adapt import adapt, unlabelled_sentences
+from training.adapt import adapt, ensure_adapted, unlabelled_sentences
 from training.config import AdaptConfig, ModelConfig, load_config
 from training.corpus.records import Record
 from training.corpus.sources import SourceDoc
@@ -33,20 +34,28 @@ def test_dev_and_test_documents_are_left_out(monkeypatch):
 
 
 @pytest.mark.slow
-def test_adaptation_writes_an_encoder_once_that_a_training_config_can_name(tmp_path, monkeypatch, capsys):
+def test_training_adapts_a_named_encoder_once_and_a_config_can_name_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     start = tmp_path / "tiny-encoder"
     model, tokenizer = build_model(ModelConfig(encoder="tiny-random"), ("aid",), TOKENIZER_TEXTS)
     model.save_pretrained(start)
     tokenizer.save_pretrained(start)
-    cfg = AdaptConfig(name="smoke", encoder=str(start), output_dir=tmp_path / "encoders", max_sentences=64,
-                      eval_sentences=16, batch_size=16, max_length=32)
-    encoder = adapt(cfg)
+    configs, encoders = tmp_path / "configs", tmp_path / "encoders"
+    configs.mkdir()
+    (configs / "smoke.yaml").write_text(f"encoder: {start}\noutput_dir: {encoders}\nmax_sentences: 64\n"
+                                        "eval_sentences: 16\nbatch_size: 16\nmax_length: 32\n")
+    monkeypatch.setattr(config_module, "ADAPT_CONFIGS", configs)
+    monkeypatch.setattr(config_module, "ADAPTED_ENCODERS", encoders)
+    encoder = encoders / "smoke"
+    ensure_adapted(str(encoder))  # what training does before a run on this encoder
+    out = capsys.readouterr().out
+    assert "not written yet: adapting it first" in out and "masked-LM loss after" in out
     stamp = json.loads((encoder / "adapt.json").read_text())
     assert stamp["sentences"] == 64 and stamp["dev_mlm_loss_after"] > 0
-    assert "masked-LM loss after" in capsys.readouterr().out
     written = (encoder / "model.safetensors").stat().st_mtime_ns
-    adapt(cfg)  # the same config again: reused, not retrained
+    ensure_adapted(str(encoder))  # cached: nothing to do
+    assert capsys.readouterr().out == ""
+    adapt(load_config(configs / "smoke.yaml", schema=AdaptConfig))  # the command says it reuses the cache
     assert "already holds this config's encoder" in capsys.readouterr().out
     assert (encoder / "model.safetensors").stat().st_mtime_ns == written
     run_cfg = load_config(ROOT / "configs/tiny.yaml", [f"model.encoder={encoder}"])
