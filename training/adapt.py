@@ -71,8 +71,13 @@ def unlabelled_sentences(records: list[Record], max_sentences: int | None, min_w
 
 
 def config_digest(cfg: AdaptConfig, corpus: Path) -> str:
-    """A hash of the config and the corpus: an encoder is reused only by the config that made it."""
-    return hashlib.sha256(cfg.model_dump_json().encode() + fingerprint(corpus).encode()).hexdigest()[:16]
+    """A hash of the config and the corpus: an encoder is reused only by the config that made it.
+
+    Threads and tracking are left out: they change how fast and where it is logged, not the
+    encoder, so ``--set threads=1`` on a busy machine still writes the cache training reuses.
+    """
+    what = cfg.model_dump_json(exclude={"threads", "tracking"})
+    return hashlib.sha256(what.encode() + fingerprint(corpus).encode()).hexdigest()[:16]
 
 
 def cached(cfg: AdaptConfig, digest: str) -> bool:

@@ -61,3 +61,13 @@ def test_training_adapts_a_named_encoder_once_and_a_config_can_name_it(tmp_path,
     run_cfg = load_config(ROOT / "configs/tiny.yaml", [f"model.encoder={encoder}"])
     model, _ = build_model(run_cfg.model, ("aid", "arms_deal"), [])
     assert model.config.num_labels == 2
+
+
+def test_threads_do_not_change_which_encoder_is_reused():
+    from training.adapt import config_digest
+    from training.corpus import ensure_built
+
+    corpus = ensure_built()
+    base = AdaptConfig(name="news")
+    assert config_digest(base, corpus) == config_digest(base.model_copy(update={"threads": 1}), corpus)
+    assert config_digest(base, corpus) != config_digest(base.model_copy(update={"max_sentences": 10}), corpus)
