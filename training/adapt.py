@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -37,7 +36,7 @@ from tqdm.auto import tqdm
 from inference.env import configure_offline
 from inference.text import normalize, split_sentences
 from training import tracking
-from training.config import AdaptConfig, ConfigError, adaptation_config, flatten, load_config
+from training.config import AdaptConfig, ConfigError, adaptation_config, config_parser, flatten, load_config
 from training.corpus import CorpusError, ensure_built, load_records
 from training.corpus.records import Record, fingerprint
 from training.corpus.sources import SOURCE_FILES, documents, project_doc_id
@@ -47,14 +46,18 @@ from training.model import encoder_path
 STAMP = "adapt.json"
 
 
-def unlabelled_sentences(records: list[Record], max_sentences: int | None, min_words: int, seed: int) -> list[str]:
-    """The real sources' sentences outside the corpus's dev and test documents, shuffled by ``seed``.
+def unlabelled_sentences(records: list[Record], max_sentences: int | None, min_words: int, seed: int,
+                         held_out_splits: tuple[str, ...] = ("dev", "test"), skip_corpus_texts: bool = False
+                         ) -> list[str]:
+    """The real sources' sentences outside the corpus documents of ``held_out_splits``, shuffled by ``seed``.
 
     Each document's title and text are split as the serving code splits an article; lines
-    of fewer than ``min_words`` words are dropped, and so are repeats.
+    of fewer than ``min_words`` words are dropped, and so are repeats. ``skip_corpus_texts``
+    drops too any sentence whose text is a corpus sentence's (wires reprint sentences in
+    other stories): self-training must not add a second label to an annotated sentence.
     """
-    held_out = {r.doc_id for r in records if r.split in ("dev", "test")}
-    seen: set[str] = set()
+    held_out = {r.doc_id for r in records if r.split in held_out_splits}
+    seen: set[str] = {normalize(r.text) for r in records} if skip_corpus_texts else set()
     sentences = []
     for source in SOURCE_FILES:
         for key, document in documents(source).items():
@@ -212,10 +215,8 @@ def ensure_adapted(encoder: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, type=Path, help="a YAML file such as configs/adapt/news.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set max_sentences=1000 (repeatable)")
+    parser = config_parser("python -m training.adapt", __doc__.split("\n\n")[0], "configs/adapt/news.yaml",
+                           "max_sentences=1000")
     parser.add_argument("--force", action="store_true", help="train again even if the encoder is cached")
     args = parser.parse_args(argv)
     try:

@@ -11,17 +11,21 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inference.taxonomy import TAXONOMY
 
 # Where training.adapt writes encoders (a cache, never committed), and where their configs are.
 ADAPTED_ENCODERS = Path(".cache/encoders")
 ADAPT_CONFIGS = Path("configs/adapt")
+# Where training.pseudo writes pseudo-labelled sentences (a cache), and where their configs are.
+PSEUDO_LABELS = Path(".cache/pseudo")
+PSEUDO_CONFIGS = Path("configs/pseudo")
 
 
 def adaptation_config(encoder: str) -> Path | None:
@@ -34,6 +38,17 @@ def adaptation_config(encoder: str) -> Path | None:
     path = Path(encoder)
     config = ADAPT_CONFIGS / f"{path.name}.yaml"
     return config if path.parent == ADAPTED_ENCODERS and config.is_file() else None
+
+
+def pseudo_label_config(path: Path) -> Path | None:
+    """The config that writes ``path`` when it is a pseudo-label cache (``.cache/pseudo/NAME.jsonl``), else ``None``.
+
+    Example:
+        >>> pseudo_label_config(Path(".cache/pseudo/news.jsonl")), pseudo_label_config(Path("x.jsonl"))
+        (PosixPath('configs/pseudo/news.yaml'), None)
+    """
+    config = PSEUDO_CONFIGS / f"{path.stem}.yaml"
+    return config if path.parent == PSEUDO_LABELS and path.suffix == ".jsonl" and config.is_file() else None
 
 
 class ConfigError(ValueError):
@@ -59,6 +74,17 @@ class DataConfig(_Section):
     # The share of the written (project-authored) training documents kept, drawn by the
     # seed: the mixture experiment of real against written text. Dev and test are real only.
     written_share: float = Field(1.0, ge=0.0, le=1.0)
+    # Self-training: pseudo-labelled real sentences (``training.pseudo``) added to the
+    # training split. A cache under .cache/pseudo/ is written first from configs/pseudo/.
+    pseudo_labels: Path | None = None
+
+    @field_validator("pseudo_labels")
+    @classmethod
+    def _known_pseudo_labels(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file() and pseudo_label_config(path) is None:
+            raise ValueError(f"{path} is neither a file nor a pseudo-label cache {PSEUDO_LABELS}/NAME.jsonl with "
+                             f"its config in {PSEUDO_CONFIGS}/")
+        return path
 
     @field_validator("labels")
     @classmethod
@@ -150,6 +176,14 @@ class RunConfig(_Section):
     def model_dir(self) -> Path:
         return self.output_dir / self.name
 
+    @model_validator(mode="after")
+    def _pseudo_labels_without_context(self) -> RunConfig:
+        # Pseudo-labelled sentences are stored without their neighbours.
+        if self.data.pseudo_labels is not None and self.model.context != "none":
+            raise ValueError("data.pseudo_labels cannot be combined with model.context yet (pseudo-labelled "
+                             "sentences carry no context)")
+        return self
+
 
 class AdaptConfig(_Section):
     """Continued masked-LM pretraining of an encoder on the unlabelled real text (``training.adapt``)."""
@@ -179,6 +213,33 @@ class AdaptConfig(_Section):
         return self.output_dir / self.name
 
 
+class PseudoConfig(_Section):
+    """Self-training's pseudo-labels: a teacher model labels the unannotated real sentences (``training.pseudo``)."""
+
+    name: str
+    seed: int = 13
+    teacher: Path  # a trained model directory, e.g. artifacts/default
+    corpus: Path = Path("build/corpus.jsonl")  # every annotated document is left out
+    output_dir: Path = PSEUDO_LABELS
+    max_sentences: int | None = Field(40000, ge=1)  # unannotated sentences the teacher scores
+    min_words: int = Field(5, ge=1)
+    # Each label's confidence cut-off is the lowest at which the teacher's positive decisions
+    # for it on real dev are at least this precise.
+    target_precision: float = Field(0.8, gt=0, le=1)
+    min_decisions: int = Field(10, ge=1)  # a label's precision on fewer dev decisions is not trusted
+    # A label whose score lies between this and its cut-off is uncertain: the sentence is dropped.
+    max_negative_score: float = Field(0.1, ge=0, lt=0.5)
+    # Sentences with no label kept per sentence with one (real text is ~80% none).
+    negatives_per_positive: float = Field(1.0, ge=0)
+    batch_size: int = Field(64, ge=1)
+    threads: int | None = Field(None, ge=1)
+    tracking: TrackingConfig = TrackingConfig(experiment="diplomatic-events-pseudo", register_model=False)
+
+    @property
+    def path(self) -> Path:
+        return self.output_dir / f"{self.name}.jsonl"
+
+
 Config = TypeVar("Config", bound=BaseModel)
 
 
@@ -187,7 +248,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     """Read a YAML config, apply ``key.sub=value`` overrides, and validate the result.
 
     The run name is the file's stem. ``schema`` is the config's type: a training run's
-    :class:`RunConfig` by default, or :class:`AdaptConfig`.
+    :class:`RunConfig` by default, :class:`AdaptConfig` or :class:`PseudoConfig`.
 
     Raises:
         ConfigError: naming the file, the key and the reason.
@@ -222,6 +283,21 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"{path}: override {override!r}: {part} is not a section")
     node[leaf] = yaml.safe_load(value)
+
+
+def config_parser(prog: str, description: str, example: str, override: str) -> argparse.ArgumentParser:
+    """The command line every config-driven command shares: ``--config FILE`` and repeatable ``--set KEY=VALUE``.
+
+    Example:
+        >>> parser = config_parser("python -m x", "X.", "configs/tiny.yaml", "seed=1")
+        >>> parser.parse_args(["--config", "a.yaml", "--set", "seed=2"]).overrides
+        ['seed=2']
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", required=True, type=Path, help=f"a YAML file such as {example}")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a config value, e.g. --set {override} (repeatable)")
+    return parser
 
 
 def flatten(cfg: BaseModel) -> dict[str, str]:

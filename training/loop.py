@@ -50,6 +50,13 @@ class Split:
         return Split([self.texts[i] for i in rows], self.gold[rows], [self.doc_ids[i] for i in rows], sources,
                      contexts)
 
+    def plus(self, other: Split) -> Split:
+        """This split's rows, then ``other``'s (sources and contexts kept only when both have them)."""
+        sources = self.sources + other.sources if self.sources and other.sources else []
+        contexts = self.contexts + other.contexts if self.contexts and other.contexts else []
+        return Split(self.texts + other.texts, np.concatenate([self.gold, other.gold]), self.doc_ids + other.doc_ids,
+                     sources, contexts)
+
     def context_or_none(self) -> list[str] | None:
         """The contexts to score with, or ``None`` when the split has none."""
         return self.contexts or None

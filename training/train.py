@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import signal
 import sys
@@ -32,7 +31,7 @@ from inference.load import load_classifier
 from training import distributed, tracking
 from training.adapt import ensure_adapted
 from training.baselines import KeywordRules, TfidfLogReg
-from training.config import ConfigError, RunConfig, flatten, load_config
+from training.config import ConfigError, RunConfig, config_parser, flatten, load_config
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
 from training.fast_path import prepare_fast_path
@@ -40,6 +39,7 @@ from training.loop import FitResult, Split, TrainingError, fit, resumable, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 from training.promote import DEFAULT_NAME
+from training.pseudo import PseudoLabelError, ensure_pseudo_labels, read_pseudo_labels
 
 # Resamples of the documents for the 95% intervals of the final dev and test reports.
 BOOTSTRAP = 1000
@@ -115,6 +115,7 @@ def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     """The corpus's train/dev/test splits, capped for quick runs, train shuffled by the seed."""
     with distributed.main_first():  # under torchrun one process builds the corpus and its cache, then the others
         data = load_dataset_dict(ensure_built(cfg.data.corpus), labels, cfg.model.context)
+        ensure_pseudo_labels(cfg.data.pseudo_labels)  # self-training: its own MLflow run, before this one
     data["train"] = data["train"].shuffle(seed=cfg.seed)
     caps = {"train": cfg.data.max_train_sentences, "dev": cfg.data.max_eval_sentences,
             "test": cfg.data.max_eval_sentences}
@@ -130,6 +131,10 @@ def load_splits(cfg: RunConfig, labels: tuple[str, ...]) -> dict[str, Split]:
     rows = [i for i, (source, doc) in enumerate(zip(train.sources, train.doc_ids))
             for _ in range(repeat if source != "written" else int(doc in kept))]
     splits["train"] = train.select(rows)
+    if cfg.data.pseudo_labels is not None:
+        texts, gold = read_pseudo_labels(cfg.data.pseudo_labels, labels)
+        pseudo = Split(texts, gold, [f"pseudo-{i}" for i in range(len(texts))], ["pseudo"] * len(texts))
+        splits["train"] = splits["train"].plus(pseudo)
     return splits
 
 
@@ -151,7 +156,8 @@ def log_inputs(cfg: RunConfig, config_path: Path, splits: dict[str, Split]) -> N
     import pandas as pd
 
     digest = fingerprint(cfg.data.corpus)
-    tracking.log_params({**flatten(cfg), "data.sha256": digest[:16],
+    pseudo = {"data.pseudo_labels_sha256": fingerprint(cfg.data.pseudo_labels)[:16]} if cfg.data.pseudo_labels else {}
+    tracking.log_params({**flatten(cfg), "data.sha256": digest[:16], **pseudo,
                          **{f"data.{name}_sentences": len(split.texts) for name, split in splits.items()}})
     tracking.log_file(config_path, "config")
     tracking.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml")
@@ -263,10 +269,8 @@ def _interrupt_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train one config.")
-    parser.add_argument("--config", required=True, help="a YAML file in configs/")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set train.learning_rate=3e-5 (repeatable)")
+    parser = config_parser("python -m training.train", "Train one config.", "configs/default.yaml",
+                           "train.learning_rate=3e-5")
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     args = parser.parse_args(argv)
     _interrupt_on_signals()
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             train_shard(cfg, resume=args.resume)
             return 0
         result = train(cfg, Path(args.config), resume=args.resume)
-    except (ConfigError, CorpusError, TrainingError) as exc:
+    except (ConfigError, CorpusError, TrainingError, PseudoLabelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

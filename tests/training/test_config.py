@@ -2,10 +2,11 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import ROOT
-from training.config import AdaptConfig, ConfigError, flatten, load_config
+from training.config import AdaptConfig, ConfigError, PseudoConfig, flatten, load_config
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 ADAPT_CONFIGS = sorted((ROOT / "configs/adapt").glob("*.yaml"))
+PSEUDO_CONFIGS = sorted((ROOT / "configs/pseudo").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -19,6 +20,21 @@ def test_every_shipped_config_loads(path):
 def test_every_adaptation_config_loads(path):
     cfg = load_config(path, schema=AdaptConfig)
     assert cfg.encoder_dir.name == path.stem
+
+
+@pytest.mark.parametrize("path", PSEUDO_CONFIGS, ids=[p.stem for p in PSEUDO_CONFIGS])
+def test_every_pseudo_label_config_loads(path):
+    cfg = load_config(path, schema=PseudoConfig)
+    assert cfg.path.stem == path.stem and 0 < cfg.target_precision <= 1
+
+
+def test_pseudo_labels_need_a_file_or_their_config_and_no_context():
+    assert load_config(ROOT / "configs/tiny.yaml", ["data.pseudo_labels=.cache/pseudo/news.jsonl"]).data.pseudo_labels
+    with pytest.raises(ConfigError, match="neither a file nor a pseudo-label cache"):
+        load_config(ROOT / "configs/tiny.yaml", ["data.pseudo_labels=.cache/pseudo/newz.jsonl"])
+    with pytest.raises(ConfigError, match="cannot be combined with model.context"):
+        load_config(ROOT / "configs/tiny.yaml", ["data.pseudo_labels=.cache/pseudo/news.jsonl",
+                                                 "model.context=previous"])
 
 
 def test_an_adapted_encoder_needs_its_adaptation_config():
