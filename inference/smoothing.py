@@ -10,7 +10,9 @@ The export gains one cheap ``Mul`` before each ``MatMul``. Export-time only: it 
 and nothing that serves predictions imports it.
 
 Example:
-    >>> smooth = smoothed(model, tokenizer, calibration_texts, alpha=0.5, max_length=128)
+    >>> from inference.artifact import load_artifact
+    >>> model, tokenizer, _ = load_artifact(model_dir)
+    >>> smooth = smoothed(model, tokenizer, ["Talks began in Geneva.", "The EU extended sanctions."], alpha=0.5)
     >>> type(smooth.bert.encoder.layer[0].intermediate.dense).__name__
     'SmoothedLinear'
 """
