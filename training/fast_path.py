@@ -1,6 +1,6 @@
 """The fast path of a model directory: ONNX export, int8, the cascade, and parity against PyTorch fp32.
 
-    python -m training.fast_path MODEL_DIR [--corpus build/corpus.jsonl] [--threads N]
+    python -m training.fast_path MODEL_DIR [--corpus build/corpus.jsonl] [--threads N] [--alpha A]
 
 Training calls :func:`prepare_fast_path` on the model it stages; the command does the same
 for an existing directory. Parity (issue 10), on the test split, against PyTorch fp32: label
@@ -303,12 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", type=Path, help="an existing model directory")
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
     parser.add_argument("--threads", type=int, default=None, help="CPU threads per scoring pass (default: all)")
+    parser.add_argument("--alpha", type=float, default=LADDER.smooth_alpha,
+                        help=f"the int8 ladder's smoothing strength (default {LADDER.smooth_alpha})")
     args = parser.parse_args(argv)
     try:
         labels = read_meta(args.model_dir).labels
         splits = corpus_splits(args.corpus, labels)
         report = prepare_fast_path(args.model_dir, splits["train"], splits["dev"], splits["test"],
-                                   threads=args.threads)
+                                   ladder=replace(LADDER, smooth_alpha=args.alpha), threads=args.threads)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
