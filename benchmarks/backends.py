@@ -1,18 +1,23 @@
 """Backends side by side: PyTorch, ONNX int8 and fp32, with and without the cascade, against transformers' pipeline.
 
-    .venv/bin/python benchmarks/backends.py --model MODEL_DIR [--quick] [--threads 2]
+    .venv/bin/python benchmarks/backends.py --model MODEL_DIR [--quick] [--threads 2] [--rounds 3]
 
 MODEL_DIR needs the fast-path files (``python -m training.fast_path MODEL_DIR``). On the real
 test sentences, in one run: sentences/s at batch 1, 8, 32 and 128; single-sentence p50/p95
 latency; parity against PyTorch fp32; and, each in a fresh subprocess, cold start (import
-plus load plus one sentence), a 1 MB article end to end, and peak resident memory. The
-pipeline runs on the same weights with its defaults and at batch 32. Prints one JSON object.
-Not a test: timings depend on the machine (and on whatever else it runs).
+plus load plus one sentence), a 1 MB article end to end, and peak resident memory (the
+child's ``VmHWM``). The pipeline runs on the same weights with its defaults and at batch 32.
+Rates are timed in interleaved rounds (every path once per round, the pipeline included),
+so a slow spell of a noisy machine hits all paths alike; each rate is the median over the
+rounds and each ratio the median of the per-round ratios against the pipeline's default.
+Prints one JSON object. Not a test: timings depend on the machine (and on whatever else it
+runs). Where the time of the int8 model goes: ``benchmarks/onnx_profile.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -30,9 +35,25 @@ from training.corpus import ensure_built
 from training.fast_path import corpus_splits, parity
 
 BATCHES = (1, 8, 32, 128)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB, from ``VmHWM`` in /proc/self/status (Linux).
+
+    Not ``ru_maxrss``: for a child started with fork and exec it can report the parent's peak.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # the kernel reports kB
+    raise OSError("no VmHWM in /proc/self/status")
+
+
 # One subprocess per backend: cold start, then the 1 MB article, then its peak memory.
-CHILD = """
-import json, resource, sys, time
+# The memory reader is pasted in, not imported: importing this module would load numpy and
+# training in the child and inflate both its cold start and its memory.
+CHILD = inspect.getsource(peak_rss_mb) + """
+import json, sys, time
 started = time.perf_counter()
 from inference import load_classifier
 clf = load_classifier(sys.argv[1], backend=sys.argv[2], cascade=sys.argv[3] == "on")
@@ -43,7 +64,7 @@ started = time.perf_counter()
 doc = clf.classify_document(article)
 print(json.dumps({"cold_start_s": round(cold, 2), "article_s": round(time.perf_counter() - started, 2),
                   "article_sentences": len(doc.sentences),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                  "peak_rss_mb": round(peak_rss_mb())}))
 """
 
 
@@ -72,6 +93,30 @@ def pipeline_scorer(model_dir: Path, batch_size: int | None, max_length: int):
     return lambda texts, _batch: pipe(texts, truncation=True, max_length=max_length, **kwargs)
 
 
+PIPELINE_DEFAULT = "pipeline (defaults)"
+
+
+def interleaved_rates(scorers: dict, texts: list[str], rounds: int) -> dict[str, dict[str, float]]:
+    """Sentences/s of every scorer ({name: (score, batch sizes)}) over ``rounds`` interleaved rounds.
+
+    Returns, per name, the median rate at each batch size (``batch_B``) and the median of the
+    per-round ratios of its batch-32 rate (or its only rate) to the pipeline's default rate.
+    """
+    measured: dict[str, dict[str, list[float]]] = {name: {} for name in scorers}
+    for _ in range(rounds):
+        for name, (score, batches) in scorers.items():
+            for batch in batches:
+                measured[name].setdefault(f"batch_{batch}", []).append(throughput(score, texts, batch))
+    base = measured[PIPELINE_DEFAULT]["batch_1"]
+    result = {}
+    for name, rates in measured.items():
+        headline = rates.get("batch_32", next(iter(rates.values())))
+        result[name] = {key: round(float(np.median(values)), 1) for key, values in rates.items()}
+        result[name]["batch_32_vs_pipeline_default"] = round(float(np.median(np.divide(headline, base))), 2)
+        result[name]["rounds"] = rounds
+    return result
+
+
 def in_subprocess(model_dir: Path, backend: str, cascade: str, article: Path, threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run([sys.executable, "-c", CHILD, str(model_dir), backend, cascade, str(article)],
@@ -85,6 +130,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="512 sentences, 100 single-sentence calls")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (the median is reported)")
     args = parser.parse_args()
     import torch
 
@@ -98,28 +144,27 @@ def main() -> None:
     text = " ".join(test.texts)
     article.write_text(((text + " ") * (1_000_000 // len(text) + 1))[:1_000_000], encoding="utf-8")
 
-    rows: dict[str, dict] = {}
     reference = load_classifier(args.model, backend="torch", cascade=False).score(sample)
-    paths = [(b, c) for b in ("torch", "onnx", "onnx-fp32") for c in ("off", "on") if c == "off" or
+    paths = [(b, c) for b in ("torch", "onnx-fp32", "onnx") for c in ("off", "on") if c == "off" or
              meta.cascade_cutoff is not None]
+    scorers, rows = {}, {}
     for backend, cascade in paths:
         clf = load_classifier(args.model, backend=backend, cascade=cascade == "on")
         name = f"{backend}{' + cascade' if cascade == 'on' else ''}"
         clf.score(sample[:64])  # warm-up
-        row = {f"batch_{b}": throughput(clf.score, sample, b) for b in BATCHES}
-        row.update(latency_ms(clf.score, singles))
-        row["parity"] = parity(reference, clf.score(sample), gold, meta.thresholds, meta.labels).__dict__
-        row.update(in_subprocess(args.model, backend, cascade, article, args.threads))
-        rows[name] = row
-        print(name, row, file=sys.stderr, flush=True)
-    for name, batch in (("pipeline (defaults)", None), ("pipeline batch_size=32", 32)):
+        scorers[name] = (clf.score, BATCHES)
+        rows[name] = latency_ms(clf.score, singles)
+        rows[name]["parity"] = parity(reference, clf.score(sample), gold, meta.thresholds, meta.labels).__dict__
+        rows[name].update(in_subprocess(args.model, backend, cascade, article, args.threads))
+        print(name, rows[name], file=sys.stderr, flush=True)
+    for name, batch in ((PIPELINE_DEFAULT, None), ("pipeline batch_size=32", 32)):
         score = pipeline_scorer(args.model, batch, meta.max_length)
         score(sample[:16], None)
-        rows[name] = {"batch_32" if batch else "batch_1": throughput(score, sample, batch or 1)}
+        scorers[name] = (score, (batch or 1,))
+        rows[name] = {}
+    for name, rates in interleaved_rates(scorers, sample, args.rounds).items():
+        rows[name].update(rates)
         print(name, rows[name], file=sys.stderr, flush=True)
-    base = rows["pipeline (defaults)"]["batch_1"]
-    for row in rows.values():
-        row["batch_32_vs_pipeline_default"] = round(row.get("batch_32", row.get("batch_1", 0)) / base, 2)
     article.unlink()
     print(json.dumps({
         "date": date.today().isoformat(),

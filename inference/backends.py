@@ -114,10 +114,13 @@ class OnnxBackend:
     ``spinning=False`` makes idle threads sleep instead of spin-waiting between operations:
     a little latency on an idle machine, but far more throughput on one whose cores other
     processes hold (see :func:`inference.env.sleep_between_operations`).
-    ``InferenceSession.run`` is safe to call from several threads at once.
+    ``InferenceSession.run`` is safe to call from several threads at once. ``profile_prefix``
+    turns on onnxruntime's profiler (for ``benchmarks/onnx_profile.py``): the trace goes to
+    ``PREFIX_<date>.json`` when ``session.end_profiling()`` is called.
     """
 
-    def __init__(self, path: Path, name: str = "onnx", threads: int | None = None, spinning: bool = True) -> None:
+    def __init__(self, path: Path, name: str = "onnx", threads: int | None = None, spinning: bool = True,
+                 profile_prefix: str | None = None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -127,6 +130,9 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if profile_prefix:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile_prefix
         self.name = name
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

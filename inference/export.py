@@ -1,10 +1,14 @@
 """Add the ONNX backends to a model directory: an fp32 export and its int8 quantisation.
 
     python -m inference.export MODEL_DIR [--per-channel] [--keep-fp32 NODE ...]
+        [--smooth [ALPHA] --calibration N --corpus build/corpus.jsonl] [--fp32-ffn-layers K]
 
 The export uses ``torch.onnx.export`` (optimum would downgrade transformers); quantisation
 is onnxruntime's dynamic int8 (weights int8 ahead of time, activations quantised per batch),
-with the nodes listed in :class:`Quantization` ``keep_fp32`` left in fp32. Exporting does not
+with the nodes listed in :class:`Quantization` ``keep_fp32`` and the feed-forward blocks of
+its first ``fp32_ffn_layers`` layers left in fp32. With ``smooth_alpha`` the int8 model is
+made from a smoothed copy of the model (:mod:`inference.smoothing`, calibrated on training
+sentences); ``model.onnx`` (fp32) is always the plain export. Exporting does not
 make ONNX the default backend: ``python -m training.fast_path`` measures parity on the real
 test split and records the default in ``classifier.json``.
 
@@ -18,14 +22,21 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inference.artifact import ONNX_FILES, TOKENIZER_JSON, ArtifactError, add_to_artifact, load_artifact, read_meta
 from inference.backends import INPUT_NAMES
+
+# SmoothQuant's migration strength. 0.85 rather than the paper's usual 0.5: on the real model
+# (docs/BENCHMARKS.md, 2026-12-02) 0.5 kept a dev score diff above 0.05 with every FFN in fp32,
+# while 0.85 brought it under.
+ALPHA = 0.85
 
 OPSET = 17
 
@@ -43,22 +54,49 @@ class Quantization:
     per_channel: bool = False
     reduce_range: bool = False
     keep_fp32: tuple[str, ...] = ()
+    # SmoothQuant's migration strength; None quantises the plain export.
+    smooth_alpha: float | None = None
+    # The feed-forward blocks (both products) of layers 0..k-1 stay fp32: their inputs hold the outliers.
+    fp32_ffn_layers: int = 0
+
+    def fp32_nodes(self) -> tuple[str, ...]:
+        """Every substring that keeps a matrix product in fp32."""
+        return self.keep_fp32 + ffn_nodes(self.fp32_ffn_layers)
 
 
-def export_onnx(model_dir: Path, quantization: Quantization = Quantization(), make_default: str | None = None
-                ) -> dict[str, Path]:
+def ffn_nodes(layers: int) -> tuple[str, ...]:
+    """Node-name substrings of the feed-forward products of encoder layers ``0..layers-1``.
+
+    They match the TorchScript exporter's names (``/bert/encoder/layer.0/intermediate/dense/MatMul``
+    and ``.../layer.0/output/dense/MatMul``) but not the attention's ``layer.0/attention/output/dense``,
+    and the closing slash keeps ``layer.1/`` from matching ``layer.10/``.
+
+    Example:
+        >>> ffn_nodes(1)
+        ('/layer.0/intermediate/dense/', '/layer.0/output/dense/')
+    """
+    return tuple(f"/layer.{i}/{part}/" for i in range(layers) for part in ("intermediate/dense", "output/dense"))
+
+
+def export_onnx(model_dir: Path, quantization: Quantization = Quantization(), make_default: str | None = None,
+                calibration: Sequence[str] = ()) -> dict[str, Path]:
     """Write ``model.onnx`` (fp32) and ``model.int8.onnx`` into ``model_dir``; return {backend: file}.
 
     ``make_default`` names the backend ``classifier.json`` should make the default (``None``
-    leaves it as it is). A ``tokenizer.json`` is written too when the directory lacks one,
-    since the ONNX backends read only that file.
+    leaves it as it is). ``calibration`` holds the training sentences smoothing measures
+    activations on (needed only with ``quantization.smooth_alpha``). A ``tokenizer.json`` is
+    written too when the directory lacks one, since the ONNX backends read only that file.
     """
     model_dir = Path(model_dir)
     model, tokenizer, meta = load_artifact(model_dir)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=model_dir.parent) as work:
         work_dir = Path(work)
         fp32 = export_fp32(model, tokenizer, work_dir / ONNX_FILES["onnx-fp32"])
-        int8 = quantize(fp32, work_dir / ONNX_FILES["onnx"], quantization)
+        source = fp32
+        if quantization.smooth_alpha is not None:
+            source = export_smoothed(model, tokenizer, calibration, quantization.smooth_alpha, meta.max_length,
+                                     work_dir / "smoothed.onnx")
+        int8 = quantize(source, work_dir / ONNX_FILES["onnx"], quantization)
         files = {ONNX_FILES["onnx-fp32"]: fp32, ONNX_FILES["onnx"]: int8}
         if not (model_dir / TOKENIZER_JSON).is_file():
             tokenizer.backend_tokenizer.save(str(work_dir / TOKENIZER_JSON))
@@ -92,19 +130,53 @@ def export_fp32(model, tokenizer, path: Path) -> Path:
     return path
 
 
-def quantize(fp32: Path, path: Path, settings: Quantization) -> Path:
-    """Dynamic int8 quantisation of the matrix products, except those ``settings.keep_fp32`` names."""
+def export_smoothed(model, tokenizer, calibration: Sequence[str], alpha: float, max_length: int, path: Path) -> Path:
+    """Export a smoothed copy of ``model`` (scales measured on ``calibration``) to ``path``, for int8 only."""
+    from inference.smoothing import smoothed
+
+    return export_fp32(smoothed(model, tokenizer, calibration, alpha, max_length), tokenizer, path)
+
+
+def matrix_products(path: Path) -> list[str]:
+    """The names of the ``MatMul`` and ``Gemm`` nodes of an ONNX file: what quantisation may turn int8."""
     import onnx
+
+    return [node.name for node in onnx.load(str(path)).graph.node if node.op_type in ("MatMul", "Gemm")]
+
+
+def quantize(fp32: Path, path: Path, settings: Quantization) -> Path:
+    """Dynamic int8 quantisation of the matrix products, except those ``settings.fp32_nodes()`` names."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    products = [node.name for node in onnx.load(str(fp32)).graph.node if node.op_type in ("MatMul", "Gemm")]
-    excluded = [name for name in products if any(part in name for part in settings.keep_fp32)]
+    kept = settings.fp32_nodes()
+    excluded = [name for name in matrix_products(fp32) if any(part in name for part in kept)]
     # onnxruntime warns that pre-processing may help; for this graph it changes nothing measurable.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
     quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=settings.per_channel,
                      reduce_range=settings.reduce_range, nodes_to_exclude=excluded,
                      op_types_to_quantize=["MatMul", "Gemm"])
     return path
+
+
+def calibration_texts(corpus: Path, count: int) -> list[str]:
+    """``count`` training-split sentences of a built corpus (JSON Lines), evenly spaced through it.
+
+    Read directly from the file: ``inference`` must not import ``training`` (which builds it).
+    """
+    with Path(corpus).open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    texts = [record["text"] for record in records if record.get("split") == "train"]
+    return spaced(texts, count)
+
+
+def spaced(texts: Sequence[str], count: int) -> list[str]:
+    """At most ``count`` of ``texts``, evenly spaced (the corpus is ordered by document).
+
+    Example:
+        >>> spaced(["a", "b", "c", "d"], 2)
+        ['a', 'c']
+    """
+    return list(texts[:: max(1, len(texts) // max(1, count))][:count])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,10 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (processors without VNNI)")
     parser.add_argument("--keep-fp32", nargs="*", default=[], metavar="NODE",
                         help="keep the matrix products whose node name contains NODE in fp32")
+    parser.add_argument("--fp32-ffn-layers", type=int, default=0, metavar="K",
+                        help="keep the feed-forward blocks of encoder layers 0..K-1 in fp32")
+    parser.add_argument("--smooth", type=float, nargs="?", const=ALPHA, default=None, metavar="ALPHA",
+                        help=f"smooth activation outliers into the weights before int8 (alpha {ALPHA} if omitted)")
+    parser.add_argument("--calibration", type=int, default=256, metavar="N",
+                        help="training sentences smoothing measures activations on (default 256)")
+    parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"),
+                        help="the built corpus the calibration sentences come from")
     args = parser.parse_args(argv)
+    settings = Quantization(args.per_channel, args.reduce_range, tuple(args.keep_fp32), args.smooth,
+                            args.fp32_ffn_layers)
     try:
         read_meta(args.model_dir)
-        added = export_onnx(args.model_dir, Quantization(args.per_channel, args.reduce_range, tuple(args.keep_fp32)))
+        calibration = []
+        if args.smooth is not None:
+            if not args.corpus.is_file():
+                raise ArtifactError(f"--smooth needs calibration sentences: no corpus at {args.corpus} "
+                                    f"(build it with: python -m training.corpus build)")
+            calibration = calibration_texts(args.corpus, args.calibration)
+        added = export_onnx(args.model_dir, settings, calibration=calibration)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

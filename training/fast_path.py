@@ -1,6 +1,6 @@
 """The fast path of a model directory: ONNX export, int8, the cascade, and parity against PyTorch fp32.
 
-    python -m training.fast_path MODEL_DIR [--corpus build/corpus.jsonl]
+    python -m training.fast_path MODEL_DIR [--corpus build/corpus.jsonl] [--threads N] [--alpha A]
 
 Training calls :func:`prepare_fast_path` on the model it stages; the command does the same
 for an existing directory. Parity (issue 10), on the test split, against PyTorch fp32: label
@@ -8,6 +8,11 @@ decisions agree on at least 99.5% of (sentence, label) pairs, sentence macro-F1 
 most 0.01, and no score moves by more than 0.05. The default backend becomes the fastest one
 that passes (int8 ONNX, then fp32 ONNX, else PyTorch); the cascade is switched on only if it
 passes too. Every measurement is written to ``classifier.json`` under ``parity``.
+
+The int8 model is chosen by a ladder: smoothed per-channel int8 with the feed-forward blocks
+of the first k layers kept fp32, for k = 0, 1, ... up to every layer; the first k that passes
+parity on dev and then on test becomes ``model.int8.onnx``. Without one, the plain
+per-channel int8 export stays there and int8 is not the default.
 
 Example:
     >>> parity(np.array([[0.9, 0.1]]), np.array([[0.88, 0.12]]), np.array([[1, 0]]), {"a": 0.5, "b": 0.5}, ("a", "b"))
@@ -18,14 +23,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from inference.artifact import CASCADE_FILE, ArtifactError, add_to_artifact, read_meta, write_cascade
+from inference.artifact import (
+    CASCADE_FILE,
+    ONNX_FILES,
+    ArtifactError,
+    add_to_artifact,
+    load_artifact,
+    onnx_files,
+    read_meta,
+    write_cascade,
+)
+from inference.backends import Encoder, OnnxBackend
 from inference.cascade import BUCKETS, hashed_features
-from inference.export import Quantization, export_onnx
+from inference.classifier import Classifier
+from inference.export import ALPHA, Quantization, export_onnx, export_smoothed, quantize, spaced
 from inference.load import load_classifier
 from training.evaluate import decide, evaluate
 from training.loop import Split
@@ -38,6 +56,10 @@ MAX_POSITIVE_DROP = 0.005
 # The quantisation every model gets, chosen by the variant table in docs/BENCHMARKS.md: per-channel
 # scales agreed best with fp32 on the real model among the all-int8 variants.
 QUANTIZATION = Quantization(per_channel=True)
+# What the ladder varies fp32_ffn_layers of: smoothing flattens the activation outliers that
+# cost per-channel int8 its score bound on the real model (docs/BENCHMARKS.md).
+LADDER = replace(QUANTIZATION, smooth_alpha=ALPHA)
+CALIBRATION_SENTENCES = 256
 PREFERENCE = ("onnx", "onnx-fp32")  # fastest first; PyTorch when neither passes
 
 
@@ -112,6 +134,76 @@ def tune_cutoff(first_stage: np.ndarray, decisions: np.ndarray, ceiling: float,
 
 
 @dataclass(frozen=True)
+class Trial:
+    """One rung of the int8 ladder measured on one split."""
+
+    fp32_ffn_layers: int
+    split: str
+    parity: Parity
+
+    def to_json(self) -> dict:
+        return {"fp32_ffn_layers": self.fp32_ffn_layers, "split": self.split, **asdict(self.parity)}
+
+
+def climb(rungs: Iterable[int], check: Callable[[int, str], Parity]) -> tuple[int | None, list[Trial]]:
+    """The first rung that passes ``check`` on dev and then on test (``None``: none), with every trial made.
+
+    A rung is tried on test only once it passed dev, and one that fails test sends the
+    ladder on up: test confirms a choice dev made, it does not pick among rungs.
+
+    Example:
+        >>> chosen, trials = climb(range(4), lambda k, split: Parity(1.0, 0.0, 1.0, 1.0, passed=k >= 2))
+        >>> chosen, [(t.fp32_ffn_layers, t.split) for t in trials]
+        (2, [(0, 'dev'), (1, 'dev'), (2, 'dev'), (2, 'test')])
+    """
+    trials = []
+    for rung in rungs:
+        for split in ("dev", "test"):
+            trials.append(Trial(rung, split, check(rung, split)))
+            if not trials[-1].parity.passed:
+                break
+        else:
+            return rung, trials
+    return None, trials
+
+
+def int8_ladder(model_dir: Path, splits: dict[str, Split], references: dict[str, np.ndarray],
+                calibration: list[str], base: Quantization = LADDER, threads: int | None = None,
+                judge: Callable[..., Parity] = parity) -> tuple[Quantization | None, list[Trial]]:
+    """Climb the fp32-FFN ladder on ``splits["dev"]`` and ``splits["test"]``; install the chosen int8 model.
+
+    ``references`` holds PyTorch fp32 scores of both splits; ``judge`` (:func:`parity`, or a
+    stand-in in tests) compares a rung's scores with them. Each rung's int8 file is made in a
+    temporary folder beside the model; only the chosen one becomes ``model.int8.onnx``.
+    Returns the chosen quantisation (``None`` when no rung passed) and every trial.
+    """
+    model_dir = Path(model_dir)
+    model, tokenizer, meta = load_artifact(model_dir)
+    source, tokenizer_json, pad = onnx_files(model_dir, "onnx-fp32")
+    encoder = Encoder.from_file(tokenizer_json, meta.max_length, pad)
+    layers = model.config.num_hidden_layers
+    with tempfile.TemporaryDirectory(prefix=f".{model_dir.name}.ladder-", dir=model_dir.parent) as work:
+        if base.smooth_alpha is not None:
+            source = export_smoothed(model, tokenizer, calibration, base.smooth_alpha, meta.max_length,
+                                     Path(work) / "smoothed.onnx")
+
+        def rung_file(k: int) -> Path:
+            path = Path(work) / f"int8-ffn{k}.onnx"
+            return path if path.is_file() else quantize(source, path, replace(base, fp32_ffn_layers=k))
+
+        def check(k: int, split: str) -> Parity:
+            engine = OnnxBackend(rung_file(k), threads=threads, spinning=False)
+            scores = Classifier(engine, encoder, meta).score(splits[split].texts)
+            return judge(references[split], scores, splits[split].gold, meta.thresholds, meta.labels)
+
+        chosen, trials = climb(range(layers + 1), check)
+        if chosen is None:
+            return None, trials
+        add_to_artifact(model_dir, {ONNX_FILES["onnx"]: rung_file(chosen)}, read_meta(model_dir))
+    return replace(base, fp32_ffn_layers=chosen), trials
+
+
+@dataclass(frozen=True)
 class FastPathReport:
     """What :func:`prepare_fast_path` measured and chose."""
 
@@ -121,13 +213,25 @@ class FastPathReport:
     cascade_skip_share_dev: float
     cascade_backend: str
     default: str
+    # The int8 ladder: every trial, and the quantisation it chose (None: plain per-channel int8 stayed).
+    int8_trials: tuple[Trial, ...] = ()
+    int8_quantization: Quantization | None = None
 
     def to_json(self) -> dict:
+        chosen = None if self.int8_quantization is None else asdict(self.int8_quantization)
         return {"backends": {name: asdict(p) for name, p in self.backends.items()}, "cascade": asdict(self.cascade),
-                "cascade_backend": self.cascade_backend, "cascade_skip_share_dev": self.cascade_skip_share_dev}
+                "cascade_backend": self.cascade_backend, "cascade_skip_share_dev": self.cascade_skip_share_dev,
+                "int8_ladder": [trial.to_json() for trial in self.int8_trials], "int8_quantization": chosen}
 
     def summary(self) -> str:
-        lines = [f"{name}: {_line(p)}" for name, p in self.backends.items()]
+        lines = [f"int8 ladder, fp32 FFN in layers 0..{t.fp32_ffn_layers - 1} on {t.split}: {_line(t.parity)}"
+                 if t.fp32_ffn_layers else f"int8 ladder, every FFN int8, on {t.split}: {_line(t.parity)}"
+                 for t in self.int8_trials]
+        q = self.int8_quantization
+        lines.append("int8 chosen: none passed; plain per-channel int8 kept" if q is None else
+                     f"int8 chosen: smoothing alpha {q.smooth_alpha}, FFN of the first {q.fp32_ffn_layers} "
+                     f"layer(s) in fp32")
+        lines += [f"{name}: {_line(p)}" for name, p in self.backends.items()]
         lines.append(f"cascade on {self.cascade_backend} (cut-off {self.cascade_cutoff:.4f}, rules out "
                      f"{self.cascade_skip_share_dev:.0%} of dev): {_line(self.cascade)}")
         lines.append(f"default backend: {self.default}; cascade {'on' if self.cascade.passed else 'off'}")
@@ -140,18 +244,30 @@ def _line(p: Parity) -> str:
 
 
 def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, seed: int = 0,
-                      quantization: Quantization = QUANTIZATION) -> FastPathReport:
-    """Export and quantise, fit and tune the cascade, measure parity on ``test``, record the defaults."""
+                      quantization: Quantization = QUANTIZATION, ladder: Quantization | None = LADDER,
+                      threads: int | None = None) -> FastPathReport:
+    """Export and quantise, climb the int8 ladder, fit and tune the cascade, measure parity, record the defaults.
+
+    ``quantization`` makes the plain int8 model; ``ladder`` (``None``: no ladder) is the base
+    the ladder varies. ``threads`` bounds the CPU threads of every scoring pass.
+    """
     model_dir = Path(model_dir)
     export_onnx(model_dir, quantization)
     meta = read_meta(model_dir)
-    reference = load_classifier(model_dir, backend="torch", cascade=False).score(test.texts)
-    backends = {name: parity(reference, load_classifier(model_dir, backend=name, cascade=False).score(test.texts),
+    torch_model = load_classifier(model_dir, backend="torch", cascade=False, threads=threads)
+    references = {"dev": torch_model.score(dev.texts), "test": torch_model.score(test.texts)}
+    reference = references["test"]
+    chosen, trials = None, []
+    if ladder is not None:
+        chosen, trials = int8_ladder(model_dir, {"dev": dev, "test": test}, references,
+                                     spaced(train.texts, CALIBRATION_SENTENCES), ladder, threads)
+    backends = {name: parity(reference, load_classifier(model_dir, backend=name, cascade=False, threads=threads,
+                                                        spinning=False).score(test.texts),
                              test.gold, meta.thresholds, meta.labels) for name in PREFERENCE}
     default = next((name for name in PREFERENCE if backends[name].passed), "torch")
 
     weights, bias = fit_cascade(train, meta.labels, seed)
-    plain = load_classifier(model_dir, backend=default, cascade=False)
+    plain = load_classifier(model_dir, backend=default, cascade=False, threads=threads, spinning=False)
     # The cut-off guards the decisions of the backend that will serve: tuned on its dev decisions.
     probabilities = 1.0 / (1.0 + np.exp(-(hashed_features(dev.texts, weights.shape[0]).dot(weights) + bias)))
     decisions = decide(plain.score(dev.texts), meta.thresholds, meta.labels)
@@ -159,10 +275,11 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
     skipped = float((probabilities.max(axis=1, initial=0.0) < cutoff).mean()) if len(dev.texts) else 0.0
     cascade_file = write_cascade(model_dir.parent / f".{model_dir.name}.{CASCADE_FILE}", weights, bias)
     add_to_artifact(model_dir, {CASCADE_FILE: cascade_file}, replace(meta, cascade_cutoff=cutoff))
-    with_cascade = load_classifier(model_dir, backend=default, cascade=True).score(test.texts)
+    with_cascade = load_classifier(model_dir, backend=default, cascade=True, threads=threads,
+                                   spinning=False).score(test.texts)
     cascade = parity(reference, with_cascade, test.gold, meta.thresholds, meta.labels)
 
-    report = FastPathReport(backends, cascade, cutoff, round(skipped, 4), default, default)
+    report = FastPathReport(backends, cascade, cutoff, round(skipped, 4), default, default, tuple(trials), chosen)
     add_to_artifact(model_dir, {}, replace(read_meta(model_dir), backend=default, cascade_enabled=cascade.passed,
                                            parity=report.to_json()))
     return report
@@ -185,11 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.fast_path", description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", type=Path, help="an existing model directory")
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"))
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads per scoring pass (default: all)")
+    parser.add_argument("--alpha", type=float, default=LADDER.smooth_alpha,
+                        help=f"the int8 ladder's smoothing strength (default {LADDER.smooth_alpha})")
     args = parser.parse_args(argv)
     try:
         labels = read_meta(args.model_dir).labels
         splits = corpus_splits(args.corpus, labels)
-        report = prepare_fast_path(args.model_dir, splits["train"], splits["dev"], splits["test"])
+        report = prepare_fast_path(args.model_dir, splits["train"], splits["dev"], splits["test"],
+                                   ladder=replace(LADDER, smooth_alpha=args.alpha), threads=args.threads)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,19 +8,40 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from inference import ArtifactError, load_classifier
-from inference.artifact import ArtifactMeta, save_artifact
+from inference.artifact import ONNX_FILES, ArtifactMeta, load_artifact, save_artifact
 from inference.backends import Encoder
-from inference.export import export_onnx
+from inference.export import (
+    Quantization,
+    export_fp32,
+    export_onnx,
+    export_smoothed,
+    ffn_nodes,
+    matrix_products,
+    quantize,
+)
 from inference.taxonomy import TAXONOMY
 from inference.text import normalize
 from tests.conftest import TOKENIZER_TEXTS
 from training.config import ModelConfig
 from training.corpus import ensure_built, load_records
-from training.fast_path import MAX_SCORE_DIFF, MIN_AGREEMENT, QUANTIZATION, corpus_splits, parity, prepare_fast_path
+from training.fast_path import (
+    LADDER,
+    MAX_SCORE_DIFF,
+    MIN_AGREEMENT,
+    QUANTIZATION,
+    Parity,
+    climb,
+    corpus_splits,
+    int8_ladder,
+    parity,
+    prepare_fast_path,
+)
+from training.loop import Split
 from training.model import build_model
 
 
@@ -137,6 +158,14 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
     assert meta["backend"] == report.default
     assert report.default == "torch" or report.backends[report.default].passed
     assert meta["parity"]["backends"]["onnx"] == {**report.backends["onnx"].__dict__}
+    ladder, chosen = meta["parity"]["int8_ladder"], meta["parity"]["int8_quantization"]
+    assert ladder == [trial.to_json() for trial in report.int8_trials] and ladder[0]["fp32_ffn_layers"] == 0
+    if chosen is not None:  # the last trial is the choice, confirmed on test
+        assert ladder[-1] == {**ladder[-1], "split": "test", "passed": True,
+                              "fp32_ffn_layers": chosen["fp32_ffn_layers"]}
+        assert chosen["smooth_alpha"] == LADDER.smooth_alpha and chosen["per_channel"]
+    else:
+        assert all(not trial["passed"] or trial["split"] == "dev" for trial in ladder)
     assert meta["cascade_enabled"] == report.cascade.passed
     assert 0.0 <= meta["cascade_cutoff"] <= 0.5
     clf = load_classifier(directory, cascade=True)
@@ -158,3 +187,96 @@ def test_the_cascade_cut_off_keeps_the_positive_decisions_it_promises():
     dropped = decisions[first_stage.max(axis=1) < cutoff].sum()
     assert dropped <= 0.01 * decisions.sum()
     assert cutoff > 0.1  # and it does rule something out
+
+
+def test_smoothing_leaves_the_fp32_outputs_unchanged(tiny_model_dir):
+    from inference.smoothing import SmoothedLinear, encoder_linears, smoothed
+
+    model, tokenizer, _ = load_artifact(tiny_model_dir)
+    texts = real_test_sentences(64)
+    smooth = smoothed(model, tokenizer, texts, alpha=0.5, max_length=32)
+    layers = encoder_linears(smooth)
+    assert len(layers) == 6 * model.config.num_hidden_layers and all(isinstance(m, SmoothedLinear)
+                                                                     for m in layers.values())
+    # Scales far from 1 on every layer: a scale applied to one side only would show in the outputs.
+    assert min(float((m.inv_scale.log()).abs().max()) for m in layers.values()) > 0.5
+    assert not any(isinstance(m, SmoothedLinear) for m in model.modules())  # the original is untouched
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    with torch.no_grad():
+        before, after = model(**batch, output_hidden_states=True), smooth(**batch, output_hidden_states=True)
+    assert float((before.logits - after.logits).abs().max()) < 1e-4
+    # The logits of a random head barely move; the encoder's output, of unit scale, shows any error.
+    assert float((before.hidden_states[-1] - after.hidden_states[-1]).abs().max()) < 1e-4
+
+
+def test_the_ffn_helper_selects_exactly_the_feed_forward_products(tiny_model_dir, tmp_path):
+    model, tokenizer, meta = load_artifact(tiny_model_dir)
+    products = matrix_products(export_fp32(model, tokenizer, tmp_path / "model.onnx"))
+    layers = model.config.num_hidden_layers
+    for k in range(layers + 1):
+        chosen = [name for name in products if any(part in name for part in ffn_nodes(k))]
+        assert len(chosen) == 2 * k, chosen
+        assert not any("attention" in name for name in chosen)
+        assert {name.split("/layer.")[1].split("/")[0] for name in chosen} == {str(i) for i in range(k)}
+    # Smoothing keeps the node names (and adds no matrix product), so the substrings still apply.
+    smoothed = export_smoothed(model, tokenizer, real_test_sentences(16), 0.5, 32, tmp_path / "smoothed.onnx")
+    assert matrix_products(smoothed) == products
+    int8 = quantize(smoothed, tmp_path / "int8.onnx", Quantization(per_channel=True, fp32_ffn_layers=1))
+    fp32_products = {node.name for node in onnx.load(str(int8)).graph.node if node.op_type == "MatMul"}
+    assert set(p for p in products if any(part in p for part in ffn_nodes(1))) <= fp32_products
+    assert not fp32_products & {p for p in products if "/layer.1/intermediate/dense/" in p}  # layer 1 is int8
+
+
+def test_the_ladder_stops_at_the_first_rung_that_passes_dev_then_test():
+    calls = []
+
+    def check(k: int, split: str) -> Parity:
+        calls.append((k, split))
+        passed = k >= 2 or (k == 1 and split == "dev")  # rung 1 passes dev but fails test
+        return Parity(0.999, 0.01 if passed else 0.3, 0.5, 0.5, passed)
+
+    chosen, trials = climb(range(5), check)
+    assert chosen == 2
+    assert [(t.fp32_ffn_layers, t.split, t.parity.passed) for t in trials] == [
+        (0, "dev", False), (1, "dev", True), (1, "test", False), (2, "dev", True), (2, "test", True)]
+    assert calls == [(t.fp32_ffn_layers, t.split) for t in trials]  # rungs 3 and 4 never ran
+    none, tried = climb(range(3), lambda k, split: Parity(0.9, 0.3, 0.5, 0.4, False))
+    assert none is None and [(t.fp32_ffn_layers, t.split) for t in tried] == [(0, "dev"), (1, "dev"), (2, "dev")]
+
+
+def test_the_int8_ladder_installs_the_chosen_rung_and_records_every_trial(spread_model_dir, tmp_path):
+    directory = shutil.copytree(spread_model_dir, tmp_path / "model")
+    before = (directory / ONNX_FILES["onnx"]).read_bytes()
+    texts = real_test_sentences(120)
+    reference = load_classifier(directory, backend="torch").score(texts)
+    gold = (reference >= 0.5).astype(int)
+    splits = {name: Split(texts[part], gold[part], ["doc"] * 60) for name, part in
+              (("dev", slice(0, 60)), ("test", slice(60, 120)))}
+    references = {"dev": reference[:60], "test": reference[60:]}
+    verdicts = iter([False, True, False, True, True])  # rung 0 fails dev, rung 1 fails test, rung 2 passes
+
+    def judge(*args) -> Parity:
+        measured = parity(*args)
+        return Parity(**{**measured.__dict__, "passed": next(verdicts)})
+
+    chosen, trials = int8_ladder(directory, splits, references, texts, LADDER, threads=1, judge=judge)
+    assert chosen is not None and chosen.fp32_ffn_layers == 2 and chosen.smooth_alpha == LADDER.smooth_alpha
+    assert [(t.fp32_ffn_layers, t.split) for t in trials] == [(0, "dev"), (1, "dev"), (1, "test"), (2, "dev"),
+                                                              (2, "test")]
+    assert all(t.parity.max_score_diff < 1.0 for t in trials)  # real measurements, not the stand-in's
+    installed = onnx.load(str(directory / ONNX_FILES["onnx"]))
+    assert (directory / ONNX_FILES["onnx"]).read_bytes() != before
+    kept = [node.name for node in installed.graph.node if node.op_type == "MatMul"
+            and any(part in node.name for part in ffn_nodes(2))]
+    assert len(kept) == 4  # both FFN products of both layers stayed fp32
+    assert not list(tmp_path.glob(".model.ladder-*"))  # the rungs' files are gone
+
+
+def test_the_benchmark_reads_a_plausible_peak_memory():
+    from benchmarks.backends import CHILD, peak_rss_mb
+
+    peak = peak_rss_mb()
+    status = Path("/proc/self/status").read_text()
+    current = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+    assert 10 < current <= peak < 100_000  # this process has torch loaded: tens of MB at least
+    compile(CHILD, "<child>", "exec")  # the pasted-in reader leaves the child's script valid
