@@ -60,10 +60,15 @@ clf = load_classifier(sys.argv[1], backend=sys.argv[2], cascade=sys.argv[3] == "
 clf.predict(["Talks began in Geneva."])
 cold = time.perf_counter() - started
 article = open(sys.argv[4], encoding="utf-8").read()
+# The split alone, timed apart: it tells the document path's own cost from the model's.
+from inference.text import split_sentences
+started = time.perf_counter()
+split_sentences(article)
+split = time.perf_counter() - started
 started = time.perf_counter()
 doc = clf.classify_document(article)
 print(json.dumps({"cold_start_s": round(cold, 2), "article_s": round(time.perf_counter() - started, 2),
-                  "article_sentences": len(doc.sentences),
+                  "article_split_s": round(split, 4), "article_sentences": len(doc.sentences),
                   "peak_rss_mb": round(peak_rss_mb())}))
 """
 

@@ -280,3 +280,13 @@ def test_the_benchmark_reads_a_plausible_peak_memory():
     current = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
     assert 10 < current <= peak < 100_000  # this process has torch loaded: tens of MB at least
     compile(CHILD, "<child>", "exec")  # the pasted-in reader leaves the child's script valid
+
+
+def test_the_benchmark_child_times_the_split_apart_from_the_whole_article(tiny_model_dir, tmp_path):
+    from benchmarks.backends import in_subprocess
+
+    article = tmp_path / "article.txt"
+    article.write_text("Kim met Putin in Vladivostok. The EU extended sanctions on Minsk. " * 1000, encoding="utf-8")
+    row = in_subprocess(tiny_model_dir, "torch", "off", article, threads=1)
+    assert row["article_sentences"] == 2000
+    assert 0 < row["article_split_s"] <= row["article_s"]  # the split is part of the whole article's time
