@@ -3,11 +3,19 @@
 from collections import defaultdict
 
 from tests.conftest import ROOT
-from training.corpus.annotate import APPEAL_WORDS, ROUND_2, select_documents
+from training.corpus.annotate import (
+    APPEAL_WORDS,
+    ROUND_2,
+    ROUND_3,
+    WEAK_LABEL_WORDS,
+    away_from_held_out,
+    select_documents,
+)
+from training.corpus.records import load_records
 from training.corpus.standoff import STANDOFF, read_standoff
 
 
-def test_the_two_selection_rounds_are_the_annotated_documents():
+def test_the_three_selection_rounds_are_the_annotated_documents(built_corpus):
     annotated = defaultdict(set)
     titled = set()
     for path in sorted((ROOT / STANDOFF).glob("*.jsonl")):
@@ -18,8 +26,11 @@ def test_the_two_selection_rounds_are_the_annotated_documents():
                     titled.add(row.doc_id)
     first = select_documents()
     second = select_documents(2, ROUND_2, APPEAL_WORDS, frozenset(doc for _, doc, _ in first))
+    third = away_from_held_out(select_documents(3, ROUND_3, WEAK_LABEL_WORDS,
+                                                frozenset(doc for _, doc, _ in first + second)),
+                               load_records(built_corpus))
     chosen = defaultdict(set)
-    for source, doc_id, with_title in first + second:
+    for source, doc_id, with_title in first + second + third:
         chosen[source].add(doc_id)
         assert (doc_id in titled) == with_title, doc_id
     assert chosen == annotated

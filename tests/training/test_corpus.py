@@ -185,3 +185,18 @@ def test_seed_gold_matches_the_corpus_and_the_text(records):
     assert {row["id"]: tuple(row["labels"]) for row in gold} == {i: r.labels for i, r in in_corpus.items()}
     requested = {label for row in gold for label in row["labels"]}
     assert {"state_visit", "arms_deal", "sanctions_appeal"} <= requested
+
+
+def test_a_later_round_goes_to_train_but_a_near_copy_of_a_held_out_document_keeps_its_split():
+    from training.corpus.records import Record
+    from training.corpus.splits import assign
+
+    def sentence(doc_id, text):
+        return Record(id=f"{doc_id}-0", doc_id=doc_id, position=0, text=text, labels=(), source="kremlin_news",
+                      split="")
+
+    held = "Vladimir Putin held talks with the President of Egypt in the Kremlin on Tuesday afternoon"
+    records = [sentence("old-dev", held), sentence("new-copy", held + " again"),
+               sentence("new-other", "The Foreign Minister announced a package of humanitarian assistance for Syria")]
+    splits = assign(records, {"dev": ["old-dev"]}, new_split="train")
+    assert splits == {"test": [], "dev": ["new-copy", "old-dev"], "train": ["new-other"]}

@@ -1,7 +1,8 @@
 """``python -m training.corpus {build,split,stats,style,check}``: build, split, describe and check the corpus.
 
 - ``build``: join the annotation and ``../shared/data`` into ``build/corpus.jsonl``;
-- ``split``: choose test and dev documents once (``data/splits.json``; ``--force`` redraws);
+- ``split``: choose test and dev documents once (``data/splits.json``; ``--force`` redraws,
+  ``--new-split train`` puts a later round's documents in train);
 - ``stats``: print the data card's tables (``--write`` puts them into ``data/DATACARD.md``);
 - ``style``: the style measures of written against real text, and the written part's targets;
 - ``check``: validate the built corpus.
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help=f"the corpus file (default {CORPUS})")
     parser.add_argument("--write", action="store_true", help="stats: rewrite the tables in data/DATACARD.md")
     parser.add_argument("--force", action="store_true", help="split: replace the chosen splits")
+    parser.add_argument("--new-split", choices=("train", "dev", "test"),
+                        help="split: put every unassigned document in this split instead of drawing them")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             from training.corpus.build import DATA, all_records
             from training.corpus.splits import write_splits
 
-            write_splits(DATA / "splits.json", all_records(), force=args.force)
+            write_splits(DATA / "splits.json", all_records(), force=args.force, new_split=args.new_split)
         elif args.command == "stats":
             from training.corpus.stats import print_or_write_stats
 

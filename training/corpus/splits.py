@@ -81,8 +81,14 @@ def draw(units: dict[str, Counter], seed: int = 2026, test_share: float = 0.22, 
     return best[1]
 
 
-def assign(records: list[Record], previous: dict[str, list[str]], seed: int = 2026) -> dict[str, list[str]]:
-    """Every real document's split: the previous ones kept, the unassigned ones drawn by cluster."""
+def assign(records: list[Record], previous: dict[str, list[str]], seed: int = 2026,
+           new_split: str | None = None) -> dict[str, list[str]]:
+    """Every real document's split: the previous ones kept, the unassigned ones drawn by cluster.
+
+    With ``new_split`` (``"train"`` for annotation round 3) the unassigned clusters all go to that
+    split instead of being drawn, so dev and test stay as measured before. A new document that is a
+    near-duplicate of an assigned one still joins that one's split: nothing leaks across splits.
+    """
     split_of = {doc: split for split in SPLITS for doc in previous.get(split, [])}
     real = [r for r in records if r.is_real]
     for r in real:
@@ -108,19 +114,22 @@ def assign(records: list[Record], previous: dict[str, list[str]], seed: int = 20
             assigned[split] += sum((counts[d] for d in docs), Counter())
         else:
             units[root] = sum((counts[d] for d in docs), Counter())
-    if units:
+    if units and new_split:
+        split_of.update({doc: new_split for root in units for doc in clusters[root]})
+    elif units:
         for split, roots in draw(units, seed, assigned=assigned).items():
             split_of.update({doc: split for root in roots for doc in clusters[root]})
     return {split: sorted(doc for doc, s in split_of.items() if s == split) for split in ("test", "dev", "train")}
 
 
-def write_splits(path: Path, records: list[Record], force: bool = False) -> dict[str, list[str]]:
+def write_splits(path: Path, records: list[Record], force: bool = False,
+                 new_split: str | None = None) -> dict[str, list[str]]:
     """Assign the documents that have no split yet (all but the first corpus's with ``force``) and save."""
     previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if force:
         first = {r.doc_id for r in records if r.source in FIRST_CORPUS_SOURCES}
         previous = {split: [d for d in docs if d in first] for split, docs in previous.items()}
-    splits = assign(records, previous)
+    splits = assign(records, previous, new_split=new_split)
     path.write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
     before = sum(len(previous.get(split, [])) for split in SPLITS)
     print(f"wrote {path}: {len(splits['test'])} test, {len(splits['dev'])} dev and {len(splits['train'])} train "
