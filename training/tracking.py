@@ -115,7 +115,13 @@ def log_corpus(frames: dict[str, Any], source: Path, digest: str) -> None:
     for split, frame in frames.items():
         dataset = mlflow.data.from_pandas(frame, source=Path(source).resolve().as_uri(), name=f"corpus-{split}",
                                           digest=digest[:16])
-        mlflow.log_input(dataset, context=split)
+        try:
+            mlflow.log_input(dataset, context=split)
+        except MlflowException:
+            # Runs started together on one SQLite store (seeds side by side) race to insert the
+            # same dataset row; the loser's insert fails, and once the row exists, logging it
+            # again only links it to this run.
+            mlflow.log_input(dataset, context=split)
     mlflow.set_tag("corpus.sha256", digest)
 
 

@@ -52,3 +52,25 @@ def test_a_second_ctrl_c_while_ending_cannot_leave_the_run_running(store, monkey
         with tracking.run("interrupted twice") as run_id:
             raise KeyboardInterrupt
     assert _status(store, run_id) == "KILLED"
+
+
+def test_a_corpus_split_logged_by_a_run_that_lost_the_insert_race_is_still_linked(store, tmp_path, monkeypatch):
+    # Seeds started together on one SQLite store race to insert the same dataset row; the
+    # loser's first insert fails with a unique-constraint error, as simulated here.
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    real_log_input, calls = tracking.mlflow.log_input, []
+
+    def lose_the_race_once(*args, **kwargs):
+        calls.append(kwargs.get("context"))
+        if len(calls) == 1:
+            raise MlflowException("UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest")
+        return real_log_input(*args, **kwargs)
+
+    monkeypatch.setattr(tracking.mlflow, "log_input", lose_the_race_once)
+    frame = pd.DataFrame({"text": ["Talks began."], "labels": [[1]]})
+    with tracking.run("racing seed") as run_id:
+        tracking.log_corpus({"train": frame}, tmp_path / "corpus.jsonl", "ab" * 32)
+    inputs = store.get_run(run_id).inputs.dataset_inputs
+    assert [d.dataset.name for d in inputs] == ["corpus-train"] and calls == ["train", "train"]
