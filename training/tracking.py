@@ -105,7 +105,13 @@ def log_text(text: str, name: str) -> None:
 
 
 def log_figure(figure: Any, name: str) -> None:
-    mlflow.log_figure(figure, name)
+    """Log a matplotlib figure, then close it: pyplot keeps every open figure alive otherwise."""
+    import matplotlib.pyplot as plt
+
+    try:
+        mlflow.log_figure(figure, name)
+    finally:
+        plt.close(figure)
 
 
 def log_corpus(frames: dict[str, Any], source: Path, digest: str) -> None:

@@ -74,3 +74,18 @@ def test_a_corpus_split_logged_by_a_run_that_lost_the_insert_race_is_still_linke
         tracking.log_corpus({"train": frame}, tmp_path / "corpus.jsonl", "ab" * 32)
     inputs = store.get_run(run_id).inputs.dataset_inputs
     assert [d.dataset.name for d in inputs] == ["corpus-train"] and calls == ["train", "train"]
+
+
+def test_a_logged_figure_is_stored_and_closed(store):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    with tracking.run("plotted") as run_id:
+        tracking.log_figure(figure, "plots/line.png")
+    assert [a.path for a in store.list_artifacts(run_id, "plots")] == ["plots/line.png"]
+    # A training run logs a dozen figures; left open, each keeps its canvas in memory.
+    assert not plt.fignum_exists(figure.number)
