@@ -86,7 +86,7 @@ def select_documents(seed: int = 20261201, plan: dict | None = None, words: re.P
     Round 1 is the default; round 2 is ``select_documents(2, ROUND_2, APPEAL_WORDS, round_1_ids)``;
     round 3 is ``select_documents(3, ROUND_3, WEAK_LABEL_WORDS, round_1_and_2_ids)`` and round 4
     ``select_documents(4, ROUND_4, POSTURE_ARMS_WORDS, round_1_to_3_ids)``, each passed through
-    :func:`away_from_held_out`.
+    :func:`away_from_held_out`; :func:`annotation_rounds` chains them.
     """
     rng = random.Random(seed)
     chosen = []
@@ -135,6 +135,22 @@ def away_from_held_out(chosen: list[tuple[str, str, bool]], records: list[Record
         members[root].add(doc_id)
     near_held_out = {doc for docs in members.values() if docs & held_out for doc in docs}
     return [item for item in chosen if item[1] not in near_held_out]
+
+
+def annotation_rounds(records: list[Record], rounds: int = 4) -> list[list[tuple[str, str, bool]]]:
+    """The documents of each round so far, each round excluding the earlier ones' documents.
+
+    Rounds 3 and 4 go to train only, so they pass through :func:`away_from_held_out` against
+    ``records`` (the built corpus). A new round is one more entry here.
+    """
+    steps = [(20261201, PLAN, THIN_LABEL_WORDS, False), (2, ROUND_2, APPEAL_WORDS, False),
+             (3, ROUND_3, WEAK_LABEL_WORDS, True), (4, ROUND_4, POSTURE_ARMS_WORDS, True)]
+    chosen: list[list[tuple[str, str, bool]]] = []
+    for seed, plan, words, train_only in steps[:rounds]:
+        earlier = frozenset(doc_id for round_ in chosen for _, doc_id, _ in round_)
+        picked = select_documents(seed, plan, words, earlier)
+        chosen.append(away_from_held_out(picked, records) if train_only else picked)
+    return chosen
 
 
 def write_batches(chosen: list[tuple[str, str, bool]], batches: int = 6, seed: int = 7,
