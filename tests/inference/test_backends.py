@@ -33,7 +33,9 @@ from training.fast_path import (
     LADDER,
     MAX_SCORE_DIFF,
     MIN_AGREEMENT,
+    MIN_SKIP_SHARE,
     QUANTIZATION,
+    FastPathReport,
     Parity,
     climb,
     corpus_splits,
@@ -166,7 +168,7 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
         assert chosen["smooth_alpha"] == LADDER.smooth_alpha and chosen["per_channel"]
     else:
         assert all(not trial["passed"] or trial["split"] == "dev" for trial in ladder)
-    assert meta["cascade_enabled"] == report.cascade.passed
+    assert meta["cascade_enabled"] == (report.cascade.passed and report.cascade_skip_share_dev >= MIN_SKIP_SHARE)
     assert 0.0 <= meta["cascade_cutoff"] <= 0.5
     clf = load_classifier(directory, cascade=True)
     texts = small["test"].texts
@@ -175,6 +177,15 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
     # A ruled-out sentence keeps its first-stage scores, below every threshold: no labels.
     assert all(p.labels == () for p, out in zip(clf.predict(texts), ruled_out) if out)
     assert (with_cascade[ruled_out] < meta["cascade_cutoff"]).all()
+
+
+@pytest.mark.parametrize(("passed", "skipped", "on"), [(True, 0.01, False), (True, 0.3, True), (False, 0.3, False)])
+def test_the_cascade_serves_only_when_it_passes_and_saves_work(passed, skipped, on):
+    result = Parity(1.0, 0.0, 1.0, 1.0, passed=passed)
+    report = FastPathReport({"onnx": result}, result, 0.001, skipped, "onnx", "onnx")
+    assert report.cascade_on is on
+    reason = f" (it rules out under {MIN_SKIP_SHARE:.0%} of dev)" if passed and not on else ""
+    assert report.summary().endswith(f"cascade {'on' if on else 'off'}{reason}")
 
 
 def test_the_cascade_cut_off_keeps_the_positive_decisions_it_promises():
