@@ -1,16 +1,18 @@
 """Add the ONNX backends to a model directory: an fp32 export and its int8 quantisation.
 
-    python -m inference.export MODEL_DIR [--per-channel] [--keep-fp32 NODE ...]
-        [--smooth [ALPHA] --calibration N --corpus build/corpus.jsonl] [--fp32-ffn-layers K]
+    python -m inference.export MODEL_DIR [--per-channel] [--keep-fp32 NODE ...] [--fp32-ffn-layers K]
+        [--smooth [ALPHA] | --per-token [--outliers THRESHOLD]] [--calibration N --corpus build/corpus.jsonl]
 
 The export uses ``torch.onnx.export`` (optimum would downgrade transformers); quantisation
 is onnxruntime's dynamic int8 (weights int8 ahead of time, activations quantised per batch),
-with the nodes listed in :class:`Quantization` ``keep_fp32`` and the feed-forward blocks of
-its first ``fp32_ffn_layers`` layers left in fp32. With ``smooth_alpha`` the int8 model is
-made from a smoothed copy of the model (:mod:`inference.smoothing`, calibrated on training
-sentences); ``model.onnx`` (fp32) is always the plain export. Exporting does not
-make ONNX the default backend: ``python -m training.fast_path`` measures parity on the real
-test split and records the default in ``classifier.json``.
+or with ``per_token`` :mod:`inference.pertoken`'s rewrite (activations quantised per token,
+outlier channels optionally in fp32), with the nodes listed in :class:`Quantization`
+``keep_fp32`` and the feed-forward blocks of its first ``fp32_ffn_layers`` layers left in fp32.
+With ``smooth_alpha`` the int8 model is made from a smoothed copy of the model
+(:mod:`inference.smoothing`, calibrated on training sentences); ``model.onnx`` (fp32) is
+always the plain export. Exporting does not make ONNX the default backend:
+``python -m training.fast_path`` measures parity on the real test split and records the
+default in ``classifier.json``.
 
 Example:
     >>> from inference import load_classifier
@@ -58,6 +60,22 @@ class Quantization:
     smooth_alpha: float | None = None
     # The feed-forward blocks (both products) of layers 0..k-1 stay fp32: their inputs hold the outliers.
     fp32_ffn_layers: int = 0
+    # One activation scale per token (inference.pertoken) instead of onnxruntime's one per batch;
+    # weights get one scale per output column whatever per_channel says.
+    per_token: bool = False
+    # With per_token: input channels whose calibration maximum exceeds this are multiplied in fp32.
+    outlier_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.outlier_threshold is not None and not self.per_token:
+            raise ValueError("outlier_threshold needs per_token: onnxruntime's int8 cannot split channels")
+        if self.outlier_threshold is not None and self.smooth_alpha is not None:
+            raise ValueError("choose smoothing or fp32 outlier channels: both handle the same outliers")
+
+    @property
+    def needs_calibration(self) -> bool:
+        """Whether making the int8 model needs training sentences to measure activations on."""
+        return self.smooth_alpha is not None or self.outlier_threshold is not None
 
     def fp32_nodes(self) -> tuple[str, ...]:
         """Every substring that keeps a matrix product in fp32."""
@@ -92,11 +110,14 @@ def export_onnx(model_dir: Path, quantization: Quantization = Quantization(), ma
     with tempfile.TemporaryDirectory(prefix=".export-", dir=model_dir.parent) as work:
         work_dir = Path(work)
         fp32 = export_fp32(model, tokenizer, work_dir / ONNX_FILES["onnx-fp32"])
-        source = fp32
+        source, outliers = fp32, None
         if quantization.smooth_alpha is not None:
             source = export_smoothed(model, tokenizer, calibration, quantization.smooth_alpha, meta.max_length,
                                      work_dir / "smoothed.onnx")
-        int8 = quantize(source, work_dir / ONNX_FILES["onnx"], quantization)
+        if quantization.outlier_threshold is not None:
+            outliers = calibrate_outliers(model, tokenizer, calibration, quantization.outlier_threshold,
+                                          meta.max_length, fp32)
+        int8 = quantize(source, work_dir / ONNX_FILES["onnx"], quantization, outliers)
         files = {ONNX_FILES["onnx-fp32"]: fp32, ONNX_FILES["onnx"]: int8}
         if not (model_dir / TOKENIZER_JSON).is_file():
             tokenizer.backend_tokenizer.save(str(work_dir / TOKENIZER_JSON))
@@ -144,11 +165,32 @@ def matrix_products(path: Path) -> list[str]:
     return [node.name for node in onnx.load(str(path)).graph.node if node.op_type in ("MatMul", "Gemm")]
 
 
-def quantize(fp32: Path, path: Path, settings: Quantization) -> Path:
-    """Dynamic int8 quantisation of the matrix products, except those ``settings.fp32_nodes()`` names."""
+def calibrate_outliers(model, tokenizer, calibration: Sequence[str], threshold: float, max_length: int,
+                       fp32: Path) -> dict[str, list[int]]:
+    """The input channels of each weight product of ``fp32`` that exceed ``threshold`` on ``calibration``."""
+    import onnx
+
+    from inference.pertoken import outlier_channels, weight_products
+
+    if not any(text.strip() for text in calibration):
+        raise ValueError("fp32 outlier channels need calibration sentences (training-corpus text)")
+    names = [node.name for node in weight_products(onnx.load(str(fp32)).graph)]
+    return outlier_channels(model, tokenizer, calibration, threshold, names, max_length)
+
+
+def quantize(fp32: Path, path: Path, settings: Quantization, outliers: dict[str, list[int]] | None = None) -> Path:
+    """Int8 quantisation of the matrix products, except those ``settings.fp32_nodes()`` names.
+
+    onnxruntime's dynamic quantisation, or with ``settings.per_token`` :mod:`inference.pertoken`'s
+    rewrite, which keeps the ``outliers`` channels of each product in fp32.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     kept = settings.fp32_nodes()
+    if settings.per_token:
+        from inference.pertoken import quantize_per_token
+
+        return quantize_per_token(fp32, path, kept, outliers)
     excluded = [name for name in matrix_products(fp32) if any(part in name for part in kept)]
     # onnxruntime warns that pre-processing may help; for this graph it changes nothing measurable.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
@@ -190,20 +232,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the feed-forward blocks of encoder layers 0..K-1 in fp32")
     parser.add_argument("--smooth", type=float, nargs="?", const=ALPHA, default=None, metavar="ALPHA",
                         help=f"smooth activation outliers into the weights before int8 (alpha {ALPHA} if omitted)")
+    parser.add_argument("--per-token", action="store_true",
+                        help="one activation scale per token rather than per batch (inference.pertoken)")
+    parser.add_argument("--outliers", type=float, default=None, metavar="THRESHOLD",
+                        help="with --per-token: multiply in fp32 the input channels that exceed THRESHOLD "
+                             "on the calibration sentences")
     parser.add_argument("--calibration", type=int, default=256, metavar="N",
-                        help="training sentences smoothing measures activations on (default 256)")
+                        help="training sentences --smooth and --outliers measure activations on (default 256)")
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus.jsonl"),
                         help="the built corpus the calibration sentences come from")
     args = parser.parse_args(argv)
-    settings = Quantization(args.per_channel, args.reduce_range, tuple(args.keep_fp32), args.smooth,
-                            args.fp32_ffn_layers)
+    try:
+        settings = Quantization(args.per_channel, args.reduce_range, tuple(args.keep_fp32), args.smooth,
+                                args.fp32_ffn_layers, args.per_token, args.outliers)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         read_meta(args.model_dir)
         calibration = []
-        if args.smooth is not None:
+        if settings.needs_calibration:
             if not args.corpus.is_file():
-                raise ArtifactError(f"--smooth needs calibration sentences: no corpus at {args.corpus} "
-                                    f"(build it with: python -m training.corpus build)")
+                raise ArtifactError(f"--smooth and --outliers need calibration sentences: no corpus at "
+                                    f"{args.corpus} (build it with: python -m training.corpus build)")
             calibration = calibration_texts(args.corpus, args.calibration)
         added = export_onnx(args.model_dir, settings, calibration=calibration)
     except ArtifactError as exc:

@@ -44,7 +44,7 @@ from inference.artifact import (
 from inference.backends import Encoder, OnnxBackend
 from inference.cascade import BUCKETS, hashed_features
 from inference.classifier import Classifier
-from inference.export import ALPHA, Quantization, export_onnx, export_smoothed, quantize, spaced
+from inference.export import ALPHA, Quantization, calibrate_outliers, export_onnx, export_smoothed, quantize, spaced
 from inference.load import load_classifier
 from training.evaluate import decide, evaluate
 from training.loop import Split
@@ -187,13 +187,17 @@ def int8_ladder(model_dir: Path, splits: dict[str, Split], references: dict[str,
     encoder = Encoder.from_file(tokenizer_json, meta.max_length, pad)
     layers = model.config.num_hidden_layers
     with tempfile.TemporaryDirectory(prefix=f".{model_dir.name}.ladder-", dir=model_dir.parent) as work:
+        outliers = None
         if base.smooth_alpha is not None:
             source = export_smoothed(model, tokenizer, calibration, base.smooth_alpha, meta.max_length,
                                      Path(work) / "smoothed.onnx")
+        if base.outlier_threshold is not None:
+            outliers = calibrate_outliers(model, tokenizer, calibration, base.outlier_threshold, meta.max_length,
+                                          source)
 
         def rung_file(k: int) -> Path:
             path = Path(work) / f"int8-ffn{k}.onnx"
-            return path if path.is_file() else quantize(source, path, replace(base, fp32_ffn_layers=k))
+            return path if path.is_file() else quantize(source, path, replace(base, fp32_ffn_layers=k), outliers)
 
         def check(k: int, split: str) -> Parity:
             engine = OnnxBackend(rung_file(k), threads=threads, spinning=False)
@@ -262,15 +266,16 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
     the ladder varies. ``threads`` bounds the CPU threads of every scoring pass.
     """
     model_dir = Path(model_dir)
-    export_onnx(model_dir, quantization)
+    calibration = spaced(train.texts, CALIBRATION_SENTENCES)
+    export_onnx(model_dir, quantization, calibration=calibration)
     meta = read_meta(model_dir)
     torch_model = load_classifier(model_dir, backend="torch", cascade=False, threads=threads)
     references = {"dev": torch_model.score(dev.texts), "test": torch_model.score(test.texts)}
     reference = references["test"]
     chosen, trials = None, []
     if ladder is not None:
-        chosen, trials = int8_ladder(model_dir, {"dev": dev, "test": test}, references,
-                                     spaced(train.texts, CALIBRATION_SENTENCES), ladder, threads)
+        chosen, trials = int8_ladder(model_dir, {"dev": dev, "test": test}, references, calibration, ladder,
+                                     threads)
     backends = {name: parity(reference, load_classifier(model_dir, backend=name, cascade=False, threads=threads,
                                                         spinning=False).score(test.texts),
                              test.gold, meta.thresholds, meta.labels) for name in PREFERENCE}
