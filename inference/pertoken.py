@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +58,26 @@ def quantize_weight(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(np.round(weight / scale), -LEVELS, LEVELS).astype(np.int8), scale
 
 
-def quantize_activations(x: str, name: str, channels: tuple[int, ...], width: int, nodes: list, inits: list
-                         ) -> tuple[str, str, str | None]:
-    """Append the nodes that quantise activations ``x`` per token; return ``(uint8 x, row scale, fp32 channels)``.
+@dataclass(frozen=True)
+class Activations:
+    """The graph pieces that quantise one product's input per token, and the names of what they compute."""
 
-    With ``channels``, those input channels are zeroed before quantising and gathered
-    (the third name) for the fp32 product; without, the third name is ``None``.
+    nodes: list
+    initializers: list
+    quantized: str  # uint8 activations, zero point 128
+    scale: str  # one scale per token, shape (..., 1)
+    fp32_channels: str | None  # the outlier channels gathered for the fp32 product (None: no outliers)
+
+
+def quantize_activations(x: str, name: str, channels: tuple[int, ...], width: int) -> Activations:
+    """The nodes that quantise activations ``x`` (``width`` channels) per token, named after product ``name``.
+
+    With ``channels``, those input channels are zeroed before quantising and gathered for
+    the fp32 product.
     """
     from onnx import TensorProto, helper, numpy_helper
 
-    fp32_part = None
+    nodes, inits, fp32_part = [], [], None
     if channels:
         keep = np.ones(width, dtype=np.float32)
         keep[list(channels)] = 0.0
@@ -87,7 +98,7 @@ def quantize_activations(x: str, name: str, channels: tuple[int, ...], width: in
         helper.make_node("Add", [f"{name}/pt_xr", "pt/zero_point_f"], [f"{name}/pt_xz"], name=f"{name}/pt_shift"),
         helper.make_node("Cast", [f"{name}/pt_xz"], [f"{name}/pt_q"], to=TensorProto.UINT8, name=f"{name}/pt_cast"),
     ]
-    return f"{name}/pt_q", f"{name}/pt_s", fp32_part
+    return Activations(nodes, inits, f"{name}/pt_q", f"{name}/pt_s", fp32_part)
 
 
 def quantize_per_token(fp32: Path, path: Path, exclude: Sequence[str] = (),
@@ -112,7 +123,7 @@ def quantize_per_token(fp32: Path, path: Path, exclude: Sequence[str] = (),
     ]
     replaced: dict[str, list] = {}
     # q, k and v read the same activations with the same outliers: quantise them once for all three.
-    quantized: dict[tuple[str, tuple[int, ...]], tuple[str, str, str | None]] = {}
+    quantized: dict[tuple[str, tuple[int, ...]], Activations] = {}
     for node in weight_products(graph):
         if any(part in node.name for part in exclude):
             continue
@@ -121,9 +132,11 @@ def quantize_per_token(fp32: Path, path: Path, exclude: Sequence[str] = (),
         channels = tuple(sorted(set(int(c) for c in outliers.get(name, ()))))
         key = (node.input[0], channels)
         nodes, inits = [], []
-        if key not in quantized:
-            quantized[key] = quantize_activations(node.input[0], name, channels, weight.shape[0], nodes, inits)
-        q, scale, fp32_part = quantized[key]
+        if key not in quantized:  # the first product to read them carries the quantising nodes
+            quantized[key] = quantize_activations(node.input[0], name, channels, weight.shape[0])
+            nodes, inits = list(quantized[key].nodes), list(quantized[key].initializers)
+        activations = quantized[key]
+        q, scale, fp32_part = activations.quantized, activations.scale, activations.fp32_channels
         if channels:
             inits.append(numpy_helper.from_array(weight[list(channels)], f"{name}/pt_w_outliers"))
             nodes.append(helper.make_node("MatMul", [fp32_part, f"{name}/pt_w_outliers"], [f"{name}/pt_yo"],
