@@ -110,13 +110,7 @@ def export_onnx(model_dir: Path, quantization: Quantization = Quantization(), ma
     with tempfile.TemporaryDirectory(prefix=".export-", dir=model_dir.parent) as work:
         work_dir = Path(work)
         fp32 = export_fp32(model, tokenizer, work_dir / ONNX_FILES["onnx-fp32"])
-        source, outliers = fp32, None
-        if quantization.smooth_alpha is not None:
-            source = export_smoothed(model, tokenizer, calibration, quantization.smooth_alpha, meta.max_length,
-                                     work_dir / "smoothed.onnx")
-        if quantization.outlier_threshold is not None:
-            outliers = calibrate_outliers(model, tokenizer, calibration, quantization.outlier_threshold,
-                                          meta.max_length, fp32)
+        source, outliers = int8_source(model, tokenizer, fp32, quantization, calibration, meta.max_length, work_dir)
         int8 = quantize(source, work_dir / ONNX_FILES["onnx"], quantization, outliers)
         files = {ONNX_FILES["onnx-fp32"]: fp32, ONNX_FILES["onnx"]: int8}
         if not (model_dir / TOKENIZER_JSON).is_file():
@@ -165,6 +159,19 @@ def matrix_products(path: Path) -> list[str]:
     return [node.name for node in onnx.load(str(path)).graph.node if node.op_type in ("MatMul", "Gemm")]
 
 
+def int8_source(model, tokenizer, fp32: Path, settings: Quantization, calibration: Sequence[str], max_length: int,
+                work_dir: Path) -> tuple[Path, dict[str, list[int]] | None]:
+    """What ``quantize`` starts from: the graph (``fp32``, or a smoothed export written into
+    ``work_dir``) and the fp32 outlier channels (``None`` without ``outlier_threshold``)."""
+    source, outliers = fp32, None
+    if settings.smooth_alpha is not None:
+        source = export_smoothed(model, tokenizer, calibration, settings.smooth_alpha, max_length,
+                                 work_dir / "smoothed.onnx")
+    if settings.outlier_threshold is not None:
+        outliers = calibrate_outliers(model, tokenizer, calibration, settings.outlier_threshold, max_length, fp32)
+    return source, outliers
+
+
 def calibrate_outliers(model, tokenizer, calibration: Sequence[str], threshold: float, max_length: int,
                        fp32: Path) -> dict[str, list[int]]:
     """The input channels of each weight product of ``fp32`` that exceed ``threshold`` on ``calibration``."""
@@ -184,13 +191,13 @@ def quantize(fp32: Path, path: Path, settings: Quantization, outliers: dict[str,
     onnxruntime's dynamic quantisation, or with ``settings.per_token`` :mod:`inference.pertoken`'s
     rewrite, which keeps the ``outliers`` channels of each product in fp32.
     """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     kept = settings.fp32_nodes()
     if settings.per_token:
         from inference.pertoken import quantize_per_token
 
         return quantize_per_token(fp32, path, kept, outliers)
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     excluded = [name for name in matrix_products(fp32) if any(part in name for part in kept)]
     # onnxruntime warns that pre-processing may help; for this graph it changes nothing measurable.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))

@@ -44,7 +44,7 @@ from inference.artifact import (
 from inference.backends import Encoder, OnnxBackend
 from inference.cascade import BUCKETS, hashed_features
 from inference.classifier import Classifier
-from inference.export import ALPHA, Quantization, calibrate_outliers, export_onnx, export_smoothed, quantize, spaced
+from inference.export import ALPHA, Quantization, export_onnx, int8_source, quantize, spaced
 from inference.load import load_classifier
 from training.evaluate import decide, evaluate
 from training.loop import Split
@@ -187,13 +187,7 @@ def int8_ladder(model_dir: Path, splits: dict[str, Split], references: dict[str,
     encoder = Encoder.from_file(tokenizer_json, meta.max_length, pad)
     layers = model.config.num_hidden_layers
     with tempfile.TemporaryDirectory(prefix=f".{model_dir.name}.ladder-", dir=model_dir.parent) as work:
-        outliers = None
-        if base.smooth_alpha is not None:
-            source = export_smoothed(model, tokenizer, calibration, base.smooth_alpha, meta.max_length,
-                                     Path(work) / "smoothed.onnx")
-        if base.outlier_threshold is not None:
-            outliers = calibrate_outliers(model, tokenizer, calibration, base.outlier_threshold, meta.max_length,
-                                          source)
+        source, outliers = int8_source(model, tokenizer, source, base, calibration, meta.max_length, Path(work))
 
         def rung_file(k: int) -> Path:
             path = Path(work) / f"int8-ffn{k}.onnx"
