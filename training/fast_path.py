@@ -6,9 +6,10 @@ Training calls :func:`prepare_fast_path` on the model it stages; the command doe
 for an existing directory. Parity (issue 10), on the test split, against PyTorch fp32: label
 decisions agree on at least 99.5% of (sentence, label) pairs, sentence macro-F1 drops by at
 most 0.01, and no score moves by more than 0.05. The default backend becomes the fastest one
-that passes (int8 ONNX, then fp32 ONNX, else PyTorch); the cascade is switched on only if it
-passes too and rules out at least ``MIN_SKIP_SHARE`` of dev. Every measurement is written to
-``classifier.json`` under ``parity``.
+that passes, timed here at batch 32 on dev sentences (:func:`measure_rates`); one less than
+``SPEED_MARGIN`` faster than a backend earlier in ``PREFERENCE`` does not displace it
+(:func:`fastest`). The cascade is switched on only if it passes too and rules out at least
+``MIN_SKIP_SHARE`` of dev. Every measurement is written to ``classifier.json`` under ``parity``.
 
 The int8 model is chosen by a ladder: smoothed per-channel int8 with the feed-forward blocks
 of the first k layers kept fp32, for k = 0, 1, ... up to every layer; the first k that passes
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -64,7 +66,14 @@ QUANTIZATION = Quantization(per_channel=True)
 # cost per-channel int8 its score bound on the real model (docs/BENCHMARKS.md).
 LADDER = replace(QUANTIZATION, smooth_alpha=ALPHA)
 CALIBRATION_SENTENCES = 256
-PREFERENCE = ("onnx", "onnx-fp32")  # fastest first; PyTorch when neither passes
+# The backends that may serve, in the order that wins a tie: ONNX Runtime loads in a tenth of
+# PyTorch's time and half its memory (docs/BENCHMARKS.md), so it is kept unless PyTorch is
+# clearly faster. PyTorch fp32 is the reference, so it always passes.
+PREFERENCE = ("onnx", "onnx-fp32", "torch")
+# Differences under about 20% are noise on a shared 2-core machine (docs/BENCHMARKS.md).
+SPEED_MARGIN = 0.20
+SPEED_SENTENCES = 512
+SPEED_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,49 @@ def parity(reference: np.ndarray, scores: np.ndarray, gold: np.ndarray, threshol
     f1 = evaluate(scores, gold, thresholds, labels, doc_ids).macro_f1
     passed = agreement >= MIN_AGREEMENT and diff <= MAX_SCORE_DIFF and f1_ref - f1 <= MAX_F1_DROP
     return Parity(round(agreement, 5), round(diff, 5), round(f1_ref, 5), round(f1, 5), passed)
+
+
+def measure_rates(scorers: dict[str, Callable[[list[str]], object]], texts: list[str],
+                  rounds: int = SPEED_ROUNDS) -> dict[str, float]:
+    """Sentences/s of each scorer on ``texts``: the median of ``rounds`` interleaved rounds, after a warm-up.
+
+    Interleaving spreads the machine's noise over every scorer alike.
+
+    Example:
+        >>> rates = measure_rates({"copy": lambda texts: list(texts)}, ["a", "b"], rounds=1)
+        >>> sorted(rates) == ["copy"] and rates["copy"] > 0
+        True
+    """
+    if not texts:
+        raise ValueError("measure_rates needs at least one sentence")
+    for score in scorers.values():
+        score(texts[:32])
+    seconds: dict[str, list[float]] = {name: [] for name in scorers}
+    for _ in range(rounds):
+        for name, score in scorers.items():
+            started = time.perf_counter()
+            score(texts)
+            seconds[name].append(time.perf_counter() - started)
+    return {name: round(len(texts) / max(float(np.median(values)), 1e-9), 1) for name, values in seconds.items()}
+
+
+def fastest(rates: dict[str, float], order: Iterable[str], margin: float = SPEED_MARGIN) -> str:
+    """The fastest of ``order`` by ``rates``; a later one must beat the best so far by ``margin``.
+
+    Example:
+        >>> fastest({"onnx-fp32": 230.0, "torch": 290.0}, ("onnx-fp32", "torch"))
+        'torch'
+        >>> fastest({"onnx-fp32": 250.0, "torch": 290.0}, ("onnx-fp32", "torch"))
+        'onnx-fp32'
+    """
+    names = [name for name in order if name in rates]
+    if not names:
+        raise ValueError("fastest needs the rate of at least one backend")
+    best = names[0]
+    for name in names[1:]:
+        if rates[name] > rates[best] * (1 + margin):
+            best = name
+    return best
 
 
 def fit_cascade(train: Split, labels: tuple[str, ...], seed: int = 0, buckets: int = BUCKETS
@@ -218,6 +270,8 @@ class FastPathReport:
     # The int8 ladder: every trial, and the quantisation it chose (None: plain per-channel int8 stayed).
     int8_trials: tuple[Trial, ...] = ()
     int8_quantization: Quantization | None = None
+    # Sentences/s at batch 32 on dev of each backend that passed parity, as :func:`fastest` read them.
+    speeds: dict[str, float] | None = None
 
     @property
     def cascade_on(self) -> bool:
@@ -228,7 +282,8 @@ class FastPathReport:
         chosen = None if self.int8_quantization is None else asdict(self.int8_quantization)
         return {"backends": {name: asdict(p) for name, p in self.backends.items()}, "cascade": asdict(self.cascade),
                 "cascade_backend": self.cascade_backend, "cascade_skip_share_dev": self.cascade_skip_share_dev,
-                "int8_ladder": [trial.to_json() for trial in self.int8_trials], "int8_quantization": chosen}
+                "int8_ladder": [trial.to_json() for trial in self.int8_trials], "int8_quantization": chosen,
+                "speeds": self.speeds}
 
     def summary(self) -> str:
         lines = [f"int8 ladder, fp32 FFN in layers 0..{t.fp32_ffn_layers - 1} on {t.split}: {_line(t.parity)}"
@@ -239,6 +294,10 @@ class FastPathReport:
                      f"int8 chosen: smoothing alpha {q.smooth_alpha}, FFN of the first {q.fp32_ffn_layers} "
                      f"layer(s) in fp32")
         lines += [f"{name}: {_line(p)}" for name, p in self.backends.items()]
+        if self.speeds:
+            rates = ", ".join(f"{name} {rate:.0f}/s" for name, rate in self.speeds.items())
+            lines.append(f"speed at batch 32 on dev, backends at parity: {rates} (a later one must be "
+                         f"{SPEED_MARGIN:.0%} faster to win)")
         lines.append(f"cascade on {self.cascade_backend} (cut-off {self.cascade_cutoff:.4f}, rules out "
                      f"{self.cascade_skip_share_dev:.0%} of dev): {_line(self.cascade)}")
         why = "" if self.cascade_on or not self.cascade.passed else f" (it rules out under {MIN_SKIP_SHARE:.0%} of dev)"
@@ -270,10 +329,14 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
     if ladder is not None:
         chosen, trials = int8_ladder(model_dir, {"dev": dev, "test": test}, references, calibration, ladder,
                                      threads)
-    backends = {name: parity(reference, load_classifier(model_dir, backend=name, cascade=False, threads=threads,
-                                                        spinning=False).score(test.texts),
-                             test.gold, meta.thresholds, meta.labels) for name in PREFERENCE}
-    default = next((name for name in PREFERENCE if backends[name].passed), "torch")
+    served = {name: load_classifier(model_dir, backend=name, cascade=False, threads=threads, spinning=False)
+              for name in PREFERENCE if name != "torch"}
+    backends = {name: parity(reference, clf.score(test.texts), test.gold, meta.thresholds, meta.labels)
+                for name, clf in served.items()}
+    served["torch"] = torch_model
+    passing = [name for name in PREFERENCE if name == "torch" or backends[name].passed]
+    speeds = measure_rates({name: served[name].score for name in passing}, spaced(dev.texts, SPEED_SENTENCES))
+    default = fastest(speeds, PREFERENCE)
 
     weights, bias = fit_cascade(train, meta.labels, seed)
     plain = load_classifier(model_dir, backend=default, cascade=False, threads=threads, spinning=False)
@@ -288,7 +351,8 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
                                    spinning=False).score(test.texts)
     cascade = parity(reference, with_cascade, test.gold, meta.thresholds, meta.labels)
 
-    report = FastPathReport(backends, cascade, cutoff, round(skipped, 4), default, default, tuple(trials), chosen)
+    report = FastPathReport(backends, cascade, cutoff, round(skipped, 4), default, default, tuple(trials), chosen,
+                            speeds)
     add_to_artifact(model_dir, {}, replace(read_meta(model_dir), backend=default, cascade_enabled=report.cascade_on,
                                            parity=report.to_json()))
     return report

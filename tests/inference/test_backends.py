@@ -34,11 +34,13 @@ from training.fast_path import (
     MAX_SCORE_DIFF,
     MIN_AGREEMENT,
     MIN_SKIP_SHARE,
+    PREFERENCE,
     QUANTIZATION,
     FastPathReport,
     Parity,
     climb,
     corpus_splits,
+    fastest,
     int8_ladder,
     parity,
     prepare_fast_path,
@@ -159,6 +161,10 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
     meta = json.loads((directory / "classifier.json").read_text())
     assert meta["backend"] == report.default
     assert report.default == "torch" or report.backends[report.default].passed
+    # The default is the fastest backend at parity, timed: every passing one was, no failing one.
+    passing = {"torch"} | {name for name, p in report.backends.items() if p.passed}
+    assert set(meta["parity"]["speeds"]) == passing and all(rate > 0 for rate in report.speeds.values())
+    assert report.default == fastest(report.speeds, PREFERENCE)
     assert meta["parity"]["backends"]["onnx"] == {**report.backends["onnx"].__dict__}
     ladder, chosen = meta["parity"]["int8_ladder"], meta["parity"]["int8_quantization"]
     assert ladder == [trial.to_json() for trial in report.int8_trials] and ladder[0]["fp32_ffn_layers"] == 0
@@ -186,6 +192,19 @@ def test_the_cascade_serves_only_when_it_passes_and_saves_work(passed, skipped, 
     assert report.cascade_on is on
     reason = f" (it rules out under {MIN_SKIP_SHARE:.0%} of dev)" if passed and not on else ""
     assert report.summary().endswith(f"cascade {'on' if on else 'off'}{reason}")
+
+
+@pytest.mark.parametrize(("rates", "default"), [
+    ({"onnx-fp32": 230.0, "torch": 290.0}, "torch"),          # PyTorch clearly faster: it serves
+    ({"onnx-fp32": 250.0, "torch": 290.0}, "onnx-fp32"),      # inside the margin: ONNX keeps it
+    ({"onnx": 400.0, "onnx-fp32": 250.0, "torch": 290.0}, "onnx"),
+    ({"torch": 120.0}, "torch"),                              # nothing else passed parity
+])
+def test_the_default_backend_is_the_clearly_fastest_at_parity(rates, default):
+    assert fastest(rates, PREFERENCE) == default
+    report = FastPathReport({}, Parity(1.0, 0.0, 1.0, 1.0, passed=False), 0.0, 0.0, default, default, speeds=rates)
+    assert report.to_json()["speeds"] == rates
+    assert f"{default} {rates[default]:.0f}/s" in report.summary()
 
 
 def test_the_cascade_cut_off_keeps_the_positive_decisions_it_promises():
