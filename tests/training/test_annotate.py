@@ -8,7 +8,7 @@ from training.corpus.records import load_records
 from training.corpus.standoff import STANDOFF, read_standoff
 
 
-def test_the_four_selection_rounds_are_the_annotated_documents(built_corpus):
+def test_the_five_selection_rounds_are_the_annotated_documents(built_corpus):
     annotated = defaultdict(set)
     titled = set()
     for path in sorted((ROOT / STANDOFF).glob("*.jsonl")):
