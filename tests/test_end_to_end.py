@@ -225,3 +225,18 @@ def test_a_run_that_fails_late_keeps_the_published_model(trained, monkeypatch):
         train(cfg, ROOT / "configs/tiny.yaml")
     assert json.loads((published / "classifier.json").read_text())["mlflow_run_id"] == before
     assert [p.name for p in published.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_a_run_without_the_fast_path_serves_with_pytorch(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    overrides = [f"data.corpus={ROOT / 'build/corpus.jsonl'}", "train.fast_path=false",
+                 "tracking.register_model=false"]
+    cfg = load_config(ROOT / "configs/tiny.yaml", overrides)
+    train(cfg, ROOT / "configs/tiny.yaml")
+    model_dir = tmp_path / "artifacts" / "tiny"
+    assert json.loads((model_dir / "classifier.json").read_text())["backend"] == "torch"
+    assert sorted(p.name for p in model_dir.glob("*.onnx")) == []
+    with_fast_path = trained["folder"] / "artifacts" / "tiny"
+    assert (with_fast_path / "model.onnx").exists()  # the same config with the fast path exports
+    classifier = load_classifier(model_dir)
+    assert classifier.score(TEXTS[:2]).shape == (2, len(classifier.labels))

@@ -147,6 +147,10 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1)
     # Batches of similar lengths, so few are padded to one long sentence (see loop.epoch_batches).
     group_by_length: bool = True
+    # After training, export ONNX, try the int8 ladder and time the backends (training.fast_path).
+    # Runs that only compare figures may skip it: it costs 2-10 minutes, and the model then
+    # serves with PyTorch until `python -m training.fast_path MODEL_DIR` is run on it.
+    fast_path: bool = True
 
 
 class BaselineConfig(_Section):
