@@ -17,10 +17,12 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from inference.env import configure_offline
 from inference.tracking_uri import default_artifact_root, default_tracking_uri
@@ -45,12 +47,23 @@ def setup_registry() -> str:
 
 def setup(experiment: str) -> str:
     """Point MLflow at the configured store and select (creating if needed) the experiment."""
-    setup_registry()
-    if mlflow.get_experiment_by_name(experiment) is None:
-        embedded = mlflow.get_tracking_uri().startswith("sqlite:")
-        mlflow.create_experiment(experiment, artifact_location=default_artifact_root() if embedded else None)
+    uri = setup_registry()
+    # Runs started together on a new SQLite store (seeds side by side) would each create its
+    # tables and run its schema migrations, and the loser's migration fails ("expected to
+    # match one row"); one at a time, the later ones find the store and experiment made.
+    with store_lock(uri):
+        if mlflow.get_experiment_by_name(experiment) is None:
+            embedded = uri.startswith("sqlite:")
+            mlflow.create_experiment(experiment, artifact_location=default_artifact_root() if embedded else None)
     mlflow.set_experiment(experiment)
-    return mlflow.get_tracking_uri()
+    return uri
+
+
+def store_lock(uri: str) -> AbstractContextManager[object]:
+    """An inter-process lock beside an embedded SQLite store (``mlflow.db.lock``); none for a server."""
+    if not uri.startswith("sqlite:///"):
+        return nullcontext()
+    return FileLock(uri.removeprefix("sqlite:///") + ".lock")
 
 
 @contextmanager

@@ -89,3 +89,25 @@ def test_a_logged_figure_is_stored_and_closed(store):
     assert [a.path for a in store.list_artifacts(run_id, "plots")] == ["plots/line.png"]
     # A training run logs a dozen figures; left open, each keeps its canvas in memory.
     assert not plt.fignum_exists(figure.number)
+
+
+def test_a_new_store_waits_for_another_process_that_is_creating_it(tmp_path, monkeypatch):
+    # Seeds started together on a new SQLite store raced in MLflow's schema migration; setup
+    # now creates the store under a lock beside it. Hold that lock as another process would.
+    import threading
+
+    from filelock import FileLock
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    database = tmp_path / "mlflow.db"
+    holder = FileLock(f"{database}.lock")
+    holder.acquire()
+    waiting = threading.Thread(target=tracking.setup, args=("lock-test",))
+    waiting.start()
+    waiting.join(timeout=2)
+    assert waiting.is_alive() and not database.exists()  # it waits rather than create the store
+    holder.release()
+    waiting.join(timeout=60)
+    assert not waiting.is_alive()
+    assert MlflowClient(f"sqlite:///{database}").get_experiment_by_name("lock-test") is not None
