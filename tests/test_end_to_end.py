@@ -50,6 +50,7 @@ def test_run_logs_params_metrics_artifacts_and_dataset(trained):
     assert run.data.params["train.epochs"] == "2"
     assert run.data.params["model.encoder"] == "tiny-random"
     assert len(run.data.params["data.sha256"]) == 16
+    assert run.data.params["train.arithmetic"] == "float32"  # tiny.yaml keeps the default train.precision=fp32
     for key in ("test_macro_f1", "test_micro_f1", "test_doc_macro_f1", "test_requested_macro_f1", "dev_macro_f1",
                 "test_f1_state_visit", "threshold_arms_deal", "wall_seconds"):
         assert key in run.data.metrics, key

@@ -151,6 +151,11 @@ class TrainConfig(_Section):
     # Runs that only compare figures may skip it: it costs 2-10 minutes, and the model then
     # serves with PyTorch until `python -m training.fast_path MODEL_DIR` is run on it.
     fast_path: bool = True
+    # Arithmetic of the forward pass while training (training.loop.autocast_dtype): "bf16"
+    # autocasts matrix products to bfloat16 (weights, gradients and optimiser stay float32);
+    # "auto" does so only where the processor has native bf16 (AVX-512 BF16 or AMX), since
+    # elsewhere it is emulated and slower. Scoring and serving stay float32 either way.
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
 
 
 class BaselineConfig(_Section):

@@ -129,6 +129,8 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
     bare = encode(tokenizer, Split(train.texts, train.gold, train.doc_ids, contexts=[""] * len(train.texts)), cfg) \
         if train.contexts and cfg.model.context_dropout > 0 else None
     batches_per_epoch = math.ceil(len(train.texts) / tc.batch_size)
+    half = autocast_dtype(tc.precision, on_device)
+    print(f"training arithmetic: {'bfloat16 autocast' if half else 'float32'} (train.precision={tc.precision})")
     total_steps = min(tc.max_steps or math.inf, batches_per_epoch * tc.epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
     scheduler = _linear_schedule(optimizer, int(total_steps * tc.warmup_ratio), int(total_steps))
@@ -156,8 +158,9 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
                 if bare is not None else [False] * len(rows)
             features = {k: [(bare if drop else encodings)[k][i] for i, drop in zip(rows, dropped)] for k in encodings}
             batch = tokenizer.pad(features, return_tensors="pt")
-            logits = trained(**batch.to(on_device)).logits
-            loss = loss_fn(logits, torch.tensor(train.gold[rows], dtype=torch.float32, device=on_device))
+            with torch.autocast(on_device.type, dtype=half or torch.float32, enabled=half is not None):
+                logits = trained(**batch.to(on_device)).logits
+            loss = loss_fn(logits.float(), torch.tensor(train.gold[rows], dtype=torch.float32, device=on_device))
             if not torch.isfinite(loss):
                 raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, "
                                     f"step {state['step'] + 1}: the weights have diverged "
@@ -194,6 +197,29 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         model.load_state_dict(state["best_weights"])
     checkpoint.unlink(missing_ok=True)  # the run is complete; the model directory replaces it
     return FitResult(state["best_epoch"], state["best_score"], state["history"], time.monotonic() - started)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype training autocasts to for ``train.precision``, or None for plain float32.
+
+    Example:
+        >>> autocast_dtype("fp32", torch.device("cpu")) is None
+        True
+        >>> autocast_dtype("bf16", torch.device("cpu"))
+        torch.bfloat16
+    """
+    if precision == "fp32":
+        return None
+    if precision == "auto" and not native_bf16(device):
+        return None
+    return torch.bfloat16
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 in hardware (on a CPU: oneDNN's AVX-512 BF16 or AMX kernels)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def epoch_batches(size: int, batch_size: int, generator: torch.Generator,

@@ -35,7 +35,7 @@ from training.config import ConfigError, RunConfig, config_parser, flatten, load
 from training.corpus import CorpusError, ensure_built, fingerprint, load_dataset_dict
 from training.evaluate import Report, decide, evaluate, tune_thresholds
 from training.fast_path import prepare_fast_path
-from training.loop import FitResult, Split, TrainingError, fit, resumable, score
+from training.loop import FitResult, Split, TrainingError, autocast_dtype, fit, resumable, score
 from training.model import build_model
 from training.plots import confusion_grid, f1_bars, pr_curves, training_curves
 from training.promote import DEFAULT_NAME
@@ -157,7 +157,10 @@ def log_inputs(cfg: RunConfig, config_path: Path, splits: dict[str, Split]) -> N
 
     digest = fingerprint(cfg.data.corpus)
     pseudo = {"data.pseudo_labels_sha256": fingerprint(cfg.data.pseudo_labels)[:16]} if cfg.data.pseudo_labels else {}
+    # What "auto" precision became on this machine, so runs of different processors can be told apart.
+    arithmetic = autocast_dtype(cfg.train.precision, distributed.device()) if cfg.model.kind == "transformer" else None
     tracking.log_params({**flatten(cfg), "data.sha256": digest[:16], **pseudo,
+                         "train.arithmetic": "bfloat16" if arithmetic else "float32",
                          **{f"data.{name}_sentences": len(split.texts) for name, split in splits.items()}})
     tracking.log_file(config_path, "config")
     tracking.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/resolved.yaml")

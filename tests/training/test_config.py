@@ -65,6 +65,7 @@ def test_config_is_frozen():
         ("train:\n  epochs: many\n", r"bad.yaml: train.epochs: .*integer"),
         ("data:\n  labels: [state_visit, coup]\n", r"bad.yaml: data.labels: .*coup"),
         ("train: [1, 2\n", r"bad.yaml: not valid YAML"),
+        ("train:\n  precision: fp16\n", r"bad.yaml: train.precision: .*'fp32', 'bf16' or 'auto'"),
     ],
 )
 def test_bad_config_names_file_key_and_reason(tmp_path, yaml_text, message):

@@ -1,8 +1,12 @@
+import functools
+
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import ROOT, TOKENIZER_TEXTS
 from training.config import load_config
+import training.loop
 from training.loop import Split, TrainingError, checkpoint_path, encode, fit, positive_weights
 from training.model import build_model
 
@@ -117,3 +121,39 @@ def test_a_context_model_trains_on_sentence_pairs_and_repeats_with_context_dropo
     bare_cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=2"])
     model, tokenizer = build_model(bare_cfg.model, LABELS, split.texts, seed=cfg.seed)
     assert fit(model, tokenizer, split, split, LABELS, bare_cfg).history != histories[0]
+
+
+def _fit_recording_dtypes(tmp_path, monkeypatch, precision: str) -> set:
+    """Train the tiny model for an epoch and return the dtypes its forward pass produced."""
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"checkpoint_dir={tmp_path}", "train.epochs=1",
+                                                   f"train.precision={precision}"])
+    split = _splits()
+    model, tokenizer = build_model(cfg.model, LABELS, split.texts, seed=cfg.seed)
+    seen, real_forward = set(), model.forward
+
+    @functools.wraps(real_forward)  # the serving classifier reads forward's signature to pick its inputs
+    def recording(*args, **kwargs):
+        output = real_forward(*args, **kwargs)
+        if model.training:  # dev scoring runs in eval mode, in float32 like serving
+            seen.add(output.logits.dtype)
+        return output
+
+    monkeypatch.setattr(model, "forward", recording)
+    fitted = fit(model, tokenizer, split, split, LABELS, cfg)
+    assert np.isfinite(fitted.history[0]["train_loss"])
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # weights and optimiser stay float32
+    return seen
+
+
+def test_bf16_precision_trains_in_bfloat16_with_float32_weights(tmp_path, monkeypatch, capsys):
+    assert _fit_recording_dtypes(tmp_path, monkeypatch, "bf16") == {torch.bfloat16}
+    assert "training arithmetic: bfloat16 autocast (train.precision=bf16)" in capsys.readouterr().out
+    assert _fit_recording_dtypes(tmp_path, monkeypatch, "fp32") == {torch.float32}
+
+
+def test_auto_precision_uses_bf16_only_where_the_processor_has_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(training.loop, "native_bf16", lambda device: False)
+    assert _fit_recording_dtypes(tmp_path, monkeypatch, "auto") == {torch.float32}
+    assert "training arithmetic: float32 (train.precision=auto)" in capsys.readouterr().out
+    monkeypatch.setattr(training.loop, "native_bf16", lambda device: True)
+    assert _fit_recording_dtypes(tmp_path, monkeypatch, "auto") == {torch.bfloat16}
