@@ -1,4 +1,4 @@
-"""Backends side by side: PyTorch, ONNX int8 and fp32, with and without the cascade, against transformers' pipeline.
+"""Backends side by side: PyTorch fp32 and bf16, ONNX int8 and fp32, with and without the cascade, against a pipeline.
 
     .venv/bin/python benchmarks/backends.py --model MODEL_DIR [--quick] [--threads 2] [--rounds 3]
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from inference import load_classifier
 from inference.artifact import read_meta
+from inference.backends import native_bf16
 from training.corpus import ensure_built
 from training.fast_path import corpus_splits, parity
 
@@ -150,8 +151,9 @@ def main() -> None:
     article.write_text(((text + " ") * (1_000_000 // len(text) + 1))[:1_000_000], encoding="utf-8")
 
     reference = load_classifier(args.model, backend="torch", cascade=False).score(sample)
-    paths = [(b, c) for b in ("torch", "onnx-fp32", "onnx") for c in ("off", "on") if c == "off" or
-             meta.cascade_cutoff is not None]
+    # PyTorch bf16 is benchmarked only where it is native, as the fast path measures it.
+    backends = ("torch", *(["torch-bf16"] if native_bf16() else []), "onnx-fp32", "onnx")
+    paths = [(b, c) for b in backends for c in ("off", "on") if c == "off" or meta.cascade_cutoff is not None]
     scorers, rows = {}, {}
     for backend, cascade in paths:
         clf = load_classifier(args.model, backend=backend, cascade=cascade == "on")

@@ -34,7 +34,9 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 # The optional fast path, added by ``python -m inference.export``; a directory without them loads in PyTorch.
 ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
 CASCADE_FILE = "cascade.safetensors"
-BACKEND_NAMES = ("torch", *ONNX_FILES)
+# PyTorch backends need no file of their own: "torch-bf16" runs the same weights under bfloat16 autocast.
+TORCH_BACKENDS = ("torch", "torch-bf16")
+BACKEND_NAMES = (*TORCH_BACKENDS, *ONNX_FILES)
 FORMAT_VERSION = 1
 
 

@@ -1,4 +1,4 @@
-"""Where logits come from: PyTorch fp32 (the reference) or ONNX Runtime (int8 or fp32), one interface.
+"""Where logits come from: PyTorch (fp32, the reference, or bf16 autocast) or ONNX Runtime (int8 or fp32).
 
 A backend turns token ids into logits and nothing else; tokenisation, batching and
 thresholds stay in :class:`inference.Classifier`, so every backend serves the same contract.
@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+# PyTorch's precisions and the backend name each serves under.
+TORCH_PRECISIONS = {"fp32": "torch", "bf16": "torch-bf16"}
 
 
 def available_cpus() -> int:
@@ -83,29 +85,55 @@ class Encoder:
 
 
 class TorchBackend:
-    """The fine-tuned transformers model in PyTorch fp32: the reference every other backend is held to."""
+    """The fine-tuned transformers model in PyTorch: fp32, the reference every other backend is held to, or bf16.
 
-    name = "torch"
+    ``precision="bf16"`` runs the forward pass under bfloat16 autocast: the matrix products
+    take bfloat16 inputs (oneDNN's AVX-512 BF16 or AMX kernels where :func:`native_bf16`),
+    while weights, layer norms, softmax and the residual stream stay float32, which is what
+    keeps its scores within parity of fp32 (docs/BENCHMARKS.md).
+    """
 
-    def __init__(self, model: Any, threads: int | None = None) -> None:
+    def __init__(self, model: Any, threads: int | None = None, precision: str = "fp32") -> None:
         import inspect
 
+        if precision not in TORCH_PRECISIONS:
+            raise ValueError(f"precision is {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
         if threads:
             import torch
 
             torch.set_num_threads(threads)  # torch has one intra-op pool per process
         self.model = model.eval()
+        self.precision = precision
+        self.name = TORCH_PRECISIONS[precision]
         accepted = inspect.signature(self.model.forward).parameters
         self._inputs = tuple(name for name in INPUT_NAMES if name in accepted)
 
     def logits(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=bf16):
             # A model trained on a GPU stays there: inputs go to its device, logits come back.
             out = self.model(**{name: torch.from_numpy(encoded[name]).to(self.model.device)
                                 for name in self._inputs}).logits
         return out.float().cpu().numpy()
+
+
+def native_bf16(device: Any = "cpu") -> bool:
+    """Whether ``device`` computes bfloat16 in hardware (on a CPU: oneDNN's AVX-512 BF16 or AMX kernels).
+
+    Elsewhere bfloat16 is emulated and slower than float32.
+
+    Example:
+        >>> isinstance(native_bf16("cpu"), bool)
+        True
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class OnnxBackend:

@@ -9,18 +9,20 @@ Example:
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 from inference.artifact import (
     BACKEND_NAMES,
     META_FILE,
+    TORCH_BACKENDS,
     ArtifactError,
     load_artifact,
     onnx_files,
     read_cascade,
     read_meta,
 )
-from inference.backends import Encoder, OnnxBackend, TorchBackend
+from inference.backends import Encoder, OnnxBackend, TorchBackend, native_bf16
 from inference.cascade import Cascade
 from inference.classifier import Classifier, Prediction
 from inference.env import configure_offline, sleep_between_operations
@@ -33,7 +35,9 @@ def load_classifier(source: str | Path, backend: str | None = None, cascade: boo
     """Load a classifier from a model directory or an MLflow URI (``models:/NAME@ALIAS``, ``runs:/...``).
 
     Args:
-        backend: ``"torch"`` (PyTorch fp32), ``"onnx"`` (ONNX Runtime int8) or ``"onnx-fp32"``;
+        backend: ``"torch"`` (PyTorch fp32), ``"torch-bf16"`` (PyTorch under bfloat16 autocast,
+            fast only where the processor has native bf16), ``"onnx"`` (ONNX Runtime int8) or
+            ``"onnx-fp32"``;
             ``None`` takes the one ``classifier.json`` names (``"torch"`` for a directory
             without ONNX files).
         cascade: put the first stage in front of the transformer; ``None`` takes the
@@ -64,11 +68,16 @@ def load_classifier(source: str | Path, backend: str | None = None, cascade: boo
             raise ArtifactError(f"model directory {directory} has no cascade; fit one with: "
                                 f"python -m training.fast_path {directory}")
         first_stage = Cascade(*read_cascade(directory), cutoff=meta.cascade_cutoff)
-    if chosen == "torch":
+    if chosen in TORCH_BACKENDS:
         if not spinning:
             sleep_between_operations()  # before load_artifact imports torch
         model, tokenizer, meta = load_artifact(directory)
-        return Classifier(TorchBackend(model, threads), tokenizer, meta, cascade=first_stage)
+        precision = "bf16" if chosen == "torch-bf16" else "fp32"
+        if precision == "bf16" and not native_bf16(model.device):
+            warnings.warn(f"backend {chosen!r}: this processor has no native bfloat16, so it is emulated and "
+                          "slower than 'torch'; prepare the fast path on the machine that serves "
+                          f"(python -m training.fast_path {directory})", RuntimeWarning, stacklevel=2)
+        return Classifier(TorchBackend(model, threads, precision), tokenizer, meta, cascade=first_stage)
     configure_offline()
     model_path, tokenizer_path, pad_token = onnx_files(directory, chosen)
     encoder = Encoder.from_file(tokenizer_path, meta.max_length, pad_token)

@@ -1,4 +1,4 @@
-"""The fast path of a model directory: ONNX export, int8, the cascade, and parity against PyTorch fp32.
+"""The fast path of a model directory: ONNX export, int8, PyTorch bf16, the cascade, and parity against PyTorch fp32.
 
     python -m training.fast_path MODEL_DIR [--corpus build/corpus.jsonl] [--threads N] [--alpha A]
 
@@ -43,7 +43,7 @@ from inference.artifact import (
     read_meta,
     write_cascade,
 )
-from inference.backends import Encoder, OnnxBackend
+from inference.backends import Encoder, OnnxBackend, native_bf16
 from inference.cascade import BUCKETS, hashed_features
 from inference.classifier import Classifier
 from inference.export import ALPHA, Quantization, export_onnx, int8_source, quantize, spaced
@@ -68,8 +68,10 @@ LADDER = replace(QUANTIZATION, smooth_alpha=ALPHA)
 CALIBRATION_SENTENCES = 256
 # The backends that may serve, in the order that wins a tie: ONNX Runtime loads in a tenth of
 # PyTorch's time and half its memory (docs/BENCHMARKS.md), so it is kept unless PyTorch is
-# clearly faster. PyTorch fp32 is the reference, so it always passes.
-PREFERENCE = ("onnx", "onnx-fp32", "torch")
+# clearly faster. PyTorch fp32 is the reference, so it always passes. PyTorch bf16 comes last:
+# it is tried only where the processor has native bf16 (:func:`candidates`), and it must then
+# beat the others by the margin, since it also pays PyTorch's cold start and memory.
+PREFERENCE = ("onnx", "onnx-fp32", "torch", "torch-bf16")
 # Differences under about 20% are noise on a shared 2-core machine (docs/BENCHMARKS.md).
 SPEED_MARGIN = 0.20
 SPEED_SENTENCES = 512
@@ -141,6 +143,18 @@ def fastest(rates: dict[str, float], order: Iterable[str], margin: float = SPEED
         if rates[name] > rates[best] * (1 + margin):
             best = name
     return best
+
+
+def candidates(bf16: bool) -> tuple[str, ...]:
+    """The backends measured against PyTorch fp32: every other one of ``PREFERENCE``, bf16 only if native.
+
+    Emulated bfloat16 is slower than float32, so without it ``torch-bf16`` could only lose.
+
+    Example:
+        >>> candidates(bf16=False)
+        ('onnx', 'onnx-fp32')
+    """
+    return tuple(name for name in PREFERENCE if name != "torch" and (bf16 or name != "torch-bf16"))
 
 
 def fit_cascade(train: Split, labels: tuple[str, ...], seed: int = 0, buckets: int = BUCKETS
@@ -294,6 +308,8 @@ class FastPathReport:
                      f"int8 chosen: smoothing alpha {q.smooth_alpha}, FFN of the first {q.fp32_ffn_layers} "
                      f"layer(s) in fp32")
         lines += [f"{name}: {_line(p)}" for name, p in self.backends.items()]
+        if "torch-bf16" not in self.backends:
+            lines.append("torch-bf16: not tried (this processor has no native bfloat16)")
         if self.speeds:
             rates = ", ".join(f"{name} {rate:.0f}/s" for name, rate in self.speeds.items())
             lines.append(f"speed at batch 32 on dev, backends at parity: {rates} (a later one must be "
@@ -330,11 +346,11 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
         chosen, trials = int8_ladder(model_dir, {"dev": dev, "test": test}, references, calibration, ladder,
                                      threads)
     served = {name: load_classifier(model_dir, backend=name, cascade=False, threads=threads, spinning=False)
-              for name in PREFERENCE if name != "torch"}
+              for name in candidates(native_bf16())}
     backends = {name: parity(reference, clf.score(test.texts), test.gold, meta.thresholds, meta.labels)
                 for name, clf in served.items()}
     served["torch"] = torch_model
-    passing = [name for name in PREFERENCE if name == "torch" or backends[name].passed]
+    passing = [name for name in PREFERENCE if name == "torch" or name in backends and backends[name].passed]
     speeds = measure_rates({name: served[name].score for name in passing}, spaced(dev.texts, SPEED_SENTENCES))
     default = fastest(speeds, PREFERENCE)
 

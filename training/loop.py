@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inference.artifact import ArtifactMeta
+from inference.backends import native_bf16
 from inference.classifier import Classifier
 from inference.text import normalize
 from training import distributed
@@ -213,13 +214,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto" and not native_bf16(device):
         return None
     return torch.bfloat16
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 in hardware (on a CPU: oneDNN's AVX-512 BF16 or AMX kernels)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def epoch_batches(size: int, batch_size: int, generator: torch.Generator,

@@ -38,6 +38,7 @@ from training.fast_path import (
     QUANTIZATION,
     FastPathReport,
     Parity,
+    candidates,
     climb,
     corpus_splits,
     fastest,
@@ -98,6 +99,41 @@ def test_int8_and_fp32_onnx_keep_parity_with_pytorch_on_real_sentences(spread_mo
     assert not np.array_equal(int8, reference)  # int8 really ran: its scores are close, not identical
 
 
+def test_pytorch_bf16_runs_the_products_in_bfloat16_and_keeps_parity(spread_model_dir, monkeypatch):
+    import inference.load
+
+    monkeypatch.setattr(inference.load, "native_bf16", lambda device: True)  # no warning on any processor
+    texts = real_test_sentences()
+    fp32 = load_classifier(spread_model_dir, backend="torch")
+    bf16 = load_classifier(spread_model_dir, backend="torch-bf16")
+    assert bf16.backend.name == "torch-bf16"
+    seen = []
+    first_product = bf16.backend.model.bert.encoder.layer[0].attention.self.query
+    handle = first_product.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    scores = bf16.score(texts)
+    handle.remove()
+    assert seen and set(seen) == {torch.bfloat16}  # autocast really ran the products in bfloat16
+    assert all(p.dtype == torch.float32 for p in bf16.backend.model.parameters())  # the weights stay fp32
+    reference = fp32.score(texts)
+    assert not np.array_equal(scores, reference)
+    result = parity(reference, scores, (reference >= 0.5).astype(int), fp32.meta.thresholds, fp32.meta.labels)
+    assert result.passed, result
+
+
+def test_pytorch_bf16_warns_where_bfloat16_is_emulated(tiny_model_dir, monkeypatch):
+    import inference.load
+
+    monkeypatch.setattr(inference.load, "native_bf16", lambda device: False)
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        clf = load_classifier(tiny_model_dir, backend="torch-bf16")
+    assert clf.predict(["The EU extended sanctions on Minsk."])[0].scores  # slow there, but it serves
+
+
+def test_bf16_is_a_candidate_only_with_native_bf16():
+    assert "torch-bf16" in candidates(bf16=True) and "torch-bf16" not in candidates(bf16=False)
+    assert "torch" not in candidates(bf16=True)  # the reference is not measured against itself
+
+
 def test_parity_fails_when_scores_move(spread_model_dir):
     meta = load_classifier(spread_model_dir, backend="torch").meta
     reference = np.array([[0.9] * 9, [0.1] * 9])
@@ -152,7 +188,11 @@ def test_classifier_json_with_a_bad_fast_path_setting_is_refused(tiny_model_dir,
 
 
 @pytest.mark.slow
-def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model_dir, tmp_path):
+def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model_dir, tmp_path, monkeypatch):
+    import training.fast_path
+
+    # bf16 is measured on every processor here (emulated where not native: slower, same arithmetic).
+    monkeypatch.setattr(training.fast_path, "native_bf16", lambda: True)
     directory = shutil.copytree(spread_model_dir, tmp_path / "model")
     splits = corpus_splits(ensure_built(), TAXONOMY.ids)
     small = {name: split.select(list(range(0, len(split.texts), max(1, len(split.texts) // 300))))
@@ -166,6 +206,7 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
     assert set(meta["parity"]["speeds"]) == passing and all(rate > 0 for rate in report.speeds.values())
     assert report.default == fastest(report.speeds, PREFERENCE)
     assert meta["parity"]["backends"]["onnx"] == {**report.backends["onnx"].__dict__}
+    assert set(report.backends) == set(candidates(bf16=True))
     ladder, chosen = meta["parity"]["int8_ladder"], meta["parity"]["int8_quantization"]
     assert ladder == [trial.to_json() for trial in report.int8_trials] and ladder[0]["fp32_ffn_layers"] == 0
     if chosen is not None:  # the last trial is the choice, confirmed on test
@@ -199,6 +240,8 @@ def test_the_cascade_serves_only_when_it_passes_and_saves_work(passed, skipped, 
     ({"onnx-fp32": 250.0, "torch": 290.0}, "onnx-fp32"),      # inside the margin: ONNX keeps it
     ({"onnx": 400.0, "onnx-fp32": 250.0, "torch": 290.0}, "onnx"),
     ({"torch": 120.0}, "torch"),                              # nothing else passed parity
+    ({"onnx-fp32": 169.0, "torch": 148.0, "torch-bf16": 275.0}, "torch-bf16"),  # 2026-12-06, AVX-512 BF16
+    ({"onnx-fp32": 250.0, "torch": 148.0, "torch-bf16": 280.0}, "onnx-fp32"),
 ])
 def test_the_default_backend_is_the_clearly_fastest_at_parity(rates, default):
     assert fastest(rates, PREFERENCE) == default

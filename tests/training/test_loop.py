@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+import training.loop
 from tests.conftest import ROOT, TOKENIZER_TEXTS
 from training.config import load_config
-import training.loop
 from training.loop import Split, TrainingError, checkpoint_path, encode, fit, positive_weights
 from training.model import build_model
 
