@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from inference.backends import TORCH_BACKENDS
 from inference.context import CONTEXT_MODES
 from inference.env import configure_offline
 from inference.taxonomy import TAXONOMY
@@ -35,7 +36,6 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
 CASCADE_FILE = "cascade.safetensors"
 # PyTorch backends need no file of their own: "torch-bf16" runs the same weights under bfloat16 autocast.
-TORCH_BACKENDS = ("torch", "torch-bf16")
 BACKEND_NAMES = (*TORCH_BACKENDS, *ONNX_FILES)
 FORMAT_VERSION = 1
 

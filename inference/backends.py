@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-# PyTorch's precisions and the backend name each serves under.
-TORCH_PRECISIONS = {"fp32": "torch", "bf16": "torch-bf16"}
+# The PyTorch backends and the precision each runs in (one mapping: artifact and load read it too).
+TORCH_BACKENDS = {"torch": "fp32", "torch-bf16": "bf16"}
 
 
 def available_cpus() -> int:
@@ -96,15 +96,16 @@ class TorchBackend:
     def __init__(self, model: Any, threads: int | None = None, precision: str = "fp32") -> None:
         import inspect
 
-        if precision not in TORCH_PRECISIONS:
-            raise ValueError(f"precision is {precision!r}; expected one of {', '.join(TORCH_PRECISIONS)}")
+        names = {p: name for name, p in TORCH_BACKENDS.items()}
+        if precision not in names:
+            raise ValueError(f"precision is {precision!r}; expected one of {', '.join(names)}")
         if threads:
             import torch
 
             torch.set_num_threads(threads)  # torch has one intra-op pool per process
         self.model = model.eval()
         self.precision = precision
-        self.name = TORCH_PRECISIONS[precision]
+        self.name = names[precision]
         accepted = inspect.signature(self.model.forward).parameters
         self._inputs = tuple(name for name in INPUT_NAMES if name in accepted)
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from inference.artifact import (
     BACKEND_NAMES,
     META_FILE,
-    TORCH_BACKENDS,
     ArtifactError,
     load_artifact,
     onnx_files,
     read_cascade,
     read_meta,
 )
-from inference.backends import Encoder, OnnxBackend, TorchBackend, native_bf16
+from inference.backends import TORCH_BACKENDS, Encoder, OnnxBackend, TorchBackend, native_bf16
 from inference.cascade import Cascade
 from inference.classifier import Classifier, Prediction
 from inference.env import configure_offline, sleep_between_operations
@@ -72,7 +71,7 @@ def load_classifier(source: str | Path, backend: str | None = None, cascade: boo
         if not spinning:
             sleep_between_operations()  # before load_artifact imports torch
         model, tokenizer, meta = load_artifact(directory)
-        precision = "bf16" if chosen == "torch-bf16" else "fp32"
+        precision = TORCH_BACKENDS[chosen]
         if precision == "bf16" and not native_bf16(model.device):
             warnings.warn(f"backend {chosen!r}: this processor has no native bfloat16, so it is emulated and "
                           "slower than 'torch'; prepare the fast path on the machine that serves "
