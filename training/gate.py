@@ -36,8 +36,14 @@ class Verdict:
 
 
 def compare(gold: np.ndarray, candidate: np.ndarray, champion: np.ndarray, doc_ids: list[str],
-            margin: float = DEFAULT_MARGIN, resamples: int = 1000, seed: int = 0) -> Verdict:
-    """Judge two systems' 0/1 decisions on the same sentences (rows) and labels (columns)."""
+            margin: float = DEFAULT_MARGIN, resamples: int = 1000, seed: int = 0,
+            labels: tuple[str, ...] = ()) -> Verdict:
+    """Judge two systems' 0/1 decisions on the same sentences (rows) and labels (columns).
+
+    With ``labels`` (the columns' names) the evidence also gives each label's paired F1
+    difference: a data round aimed at a few labels shows there first. It is reported, not
+    judged: the verdict stays on the two micro-F1 figures.
+    """
     if candidate.shape != champion.shape or candidate.shape != gold.shape:
         raise ValueError(f"decisions {candidate.shape} and {champion.shape} do not match gold {gold.shape}")
     deltas = paired_bootstrap(gold, candidate, champion, doc_ids, resamples, seed)
@@ -50,6 +56,14 @@ def compare(gold: np.ndarray, candidate: np.ndarray, champion: np.ndarray, doc_i
         passed &= bool(ok)
         lines.append(f"  {name}: candidate - champion = {delta:+.4f} [{lo:+.4f}, {hi:+.4f}] "
                      f"{'ok' if ok else 'WORSE beyond the margin'}")
+    if labels:
+        lines.append("  per label, sentence F1 (reported, not judged):")
+    for column, label in enumerate(labels):
+        # One column's micro-F1 is that label's F1, so the same paired bootstrap serves.
+        delta, lo, hi = paired_bootstrap(gold[:, [column]], candidate[:, [column]], champion[:, [column]],
+                                         doc_ids, resamples, seed)["micro_f1"]
+        reading = "better" if lo > 0 else "worse" if hi < 0 else "inside the interval"
+        lines.append(f"    {label}: {delta:+.4f} [{lo:+.4f}, {hi:+.4f}] {reading}")
     return Verdict(passed, "\n".join(lines))
 
 
@@ -67,7 +81,8 @@ def judge_models(candidate: str, champion: str, corpus: Path, split: str = "dev"
     ours, theirs = (score_split(load_classifier(source), records, split) for source in (candidate, champion))
     if ours.labels != theirs.labels:
         raise ValueError(f"{candidate} predicts {list(ours.labels)}, {champion} {list(theirs.labels)}")
-    return compare(ours.gold, ours.predicted, theirs.predicted, [r.doc_id for r in ours.records], margin, resamples)
+    return compare(ours.gold, ours.predicted, theirs.predicted, [r.doc_id for r in ours.records], margin, resamples,
+                   labels=ours.labels)
 
 
 def judge_versions(name: str, candidate: str, champion: str, corpus: Path, split: str = "dev",

@@ -50,6 +50,22 @@ def test_the_margin_decides_a_small_drop():
     assert not compare(gold, slightly, good, doc_ids, margin=0.0, resamples=300).passed
 
 
+def test_the_evidence_names_the_label_a_candidate_is_better_on_without_changing_the_verdict():
+    gold, good, bad, doc_ids = _systems(seed=7)
+    mixed = good.copy()
+    mixed[:, 1:] = bad[:, 1:]                          # better than bad on the first label only
+    first = bad.copy()
+    first[:, 1:] = mixed[:, 1:]                        # level with mixed on the other two
+    verdict = compare(gold, mixed, first, doc_ids, margin=0.0, resamples=300, labels=("a", "b", "c"))
+    lines = [line.strip() for line in verdict.evidence.splitlines()]
+    assert "per label, sentence F1 (reported, not judged):" in lines
+    assert [line.split(":")[0].strip() for line in lines[-3:]] == ["a", "b", "c"]
+    assert lines[-3].endswith("better")
+    assert lines[-2].endswith("+0.0000 [+0.0000, +0.0000] inside the interval")
+    assert verdict.passed == compare(gold, mixed, first, doc_ids, margin=0.0, resamples=300).passed
+    assert "per label" not in compare(gold, mixed, first, doc_ids, resamples=300).evidence
+
+
 def test_mismatched_decisions_are_an_error():
     gold, good, _, doc_ids = _systems()
     with pytest.raises(ValueError, match="do not match"):
