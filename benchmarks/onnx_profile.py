@@ -42,9 +42,19 @@ def op_shares(trace: list[dict]) -> dict[str, dict[str, float]]:
         op = event.get("args", {}).get("op_name")
         if event.get("cat") == "Node" and op:  # each node's kernel time, in microseconds
             totals[op] += event.get("dur", 0)
-    whole = sum(totals.values()) or 1.0
-    return {op: {"ms": round(us / 1000, 2), "share": round(us / whole, 4)}
-            for op, us in sorted(totals.items(), key=lambda item: -item[1])}
+    return shares(totals)
+
+
+def shares(microseconds: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``{name: {"ms": total, "share": of the whole}}`` from totals in microseconds, largest first.
+
+    Example:
+        >>> shares({"a": 1000.0, "b": 3000.0})
+        {'b': {'ms': 3.0, 'share': 0.75}, 'a': {'ms': 1.0, 'share': 0.25}}
+    """
+    whole = sum(microseconds.values()) or 1.0
+    return {name: {"ms": round(us / 1000, 2), "share": round(us / whole, 4)}
+            for name, us in sorted(microseconds.items(), key=lambda item: -item[1])}
 
 
 def main() -> None:
