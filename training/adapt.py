@@ -40,7 +40,7 @@ from training.config import AdaptConfig, ConfigError, adaptation_config, config_
 from training.corpus import CorpusError, ensure_built, load_records
 from training.corpus.records import Record, fingerprint
 from training.corpus.sources import SOURCE_FILES, documents, project_doc_id
-from training.loop import epoch_batches
+from training.loop import adamw, epoch_batches
 from training.model import encoder_path
 
 STAMP = "adapt.json"
@@ -150,7 +150,7 @@ def adapt(cfg: AdaptConfig, force: bool = False) -> Path:
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability)
     encoded = [tokenizer(t, truncation=True, max_length=cfg.max_length) for t in texts]
     steps = cfg.epochs * math.ceil(len(encoded) / cfg.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = adamw(model.parameters(), cfg.learning_rate, cfg.weight_decay, model.device)
     schedule = get_linear_schedule_with_warmup(optimizer, int(steps * cfg.warmup_ratio), steps)
     tracking.setup(cfg.tracking.experiment)
     with tracking.run(cfg.name, tags={"stage": "adapt"}) as run_id:

@@ -133,7 +133,7 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
     half = autocast_dtype(tc.precision, on_device)
     print(f"training arithmetic: {'bfloat16 autocast' if half else 'float32'} (train.precision={tc.precision})")
     total_steps = min(tc.max_steps or math.inf, batches_per_epoch * tc.epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
+    optimizer = adamw(model.parameters(), tc.learning_rate, tc.weight_decay, on_device)
     scheduler = _linear_schedule(optimizer, int(total_steps * tc.warmup_ratio), int(total_steps))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(on_device))
     state = {"epoch": 0, "step": 0, "best_epoch": 0, "best_score": -1.0, "best_weights": None, "history": []}
@@ -198,6 +198,22 @@ def fit(model: Any, tokenizer: Any, train: Split, dev: Split, labels: tuple[str,
         model.load_state_dict(state["best_weights"])
     checkpoint.unlink(missing_ok=True)  # the run is complete; the model directory replaces it
     return FitResult(state["best_epoch"], state["best_score"], state["history"], time.monotonic() - started)
+
+
+def adamw(parameters: Any, learning_rate: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel over all parameters where PyTorch has that for ``device`` (CPU, CUDA).
+
+    The default AdamW loops in Python over the model's parameter tensors: 65-76 ms of a
+    290 ms training step of MiniLM on 2 cores, against 11 ms fused (docs/RESULTS.md, "The
+    fused optimiser step"). The arithmetic is the same: 30 steps from the same weights end
+    within 5e-6 of each other, when the steps moved the weights by 3e-3.
+
+    Example:
+        >>> adamw(torch.nn.Linear(2, 1).parameters(), 1e-4, 0.01, torch.device("cpu")).defaults["fused"]
+        True
+    """
+    return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay,
+                             fused=device.type in ("cpu", "cuda"))
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
