@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +286,9 @@ class FastPathReport:
     int8_quantization: Quantization | None = None
     # Sentences/s at batch 32 on dev of each backend that passed parity, as :func:`fastest` read them.
     speeds: dict[str, float] | None = None
+    # The test split's scores as the model directory now serves them (default backend, cascade
+    # setting), so training reports them without scoring test once more; not part of the JSON.
+    test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def cascade_on(self) -> bool:
@@ -328,18 +331,24 @@ def _line(p: Parity) -> str:
 
 def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, seed: int = 0,
                       quantization: Quantization = QUANTIZATION, ladder: Quantization | None = LADDER,
-                      threads: int | None = None) -> FastPathReport:
+                      threads: int | None = None, dev_reference: np.ndarray | None = None) -> FastPathReport:
     """Export and quantise, climb the int8 ladder, fit and tune the cascade, measure parity, record the defaults.
 
     ``quantization`` makes the plain int8 model; ``ladder`` (``None``: no ladder) is the base
     the ladder varies. ``threads`` bounds the CPU threads of every scoring pass.
+    ``dev_reference`` holds PyTorch fp32 scores of ``dev.texts`` that the caller already has
+    (training scores dev to tune the thresholds); without it dev is scored here.
     """
     model_dir = Path(model_dir)
     calibration = spaced(train.texts, CALIBRATION_SENTENCES)
     export_onnx(model_dir, quantization, calibration=calibration)
     meta = read_meta(model_dir)
     torch_model = load_classifier(model_dir, backend="torch", cascade=False, threads=threads)
-    references = {"dev": torch_model.score(dev.texts), "test": torch_model.score(test.texts)}
+    if dev_reference is not None and dev_reference.shape != (len(dev.texts), len(meta.labels)):
+        raise ValueError(f"dev_reference has shape {dev_reference.shape}, expected "
+                         f"{(len(dev.texts), len(meta.labels))}: one row of scores per dev sentence")
+    references = {"dev": torch_model.score(dev.texts) if dev_reference is None else dev_reference,
+                  "test": torch_model.score(test.texts)}
     reference = references["test"]
     chosen, trials = None, []
     if ladder is not None:
@@ -347,8 +356,9 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
                                      threads)
     served = {name: load_classifier(model_dir, backend=name, cascade=False, threads=threads, spinning=False)
               for name in candidates(native_bf16())}
-    backends = {name: parity(reference, clf.score(test.texts), test.gold, meta.thresholds, meta.labels)
-                for name, clf in served.items()}
+    test_scores = {name: clf.score(test.texts) for name, clf in served.items()} | {"torch": reference}
+    backends = {name: parity(reference, test_scores[name], test.gold, meta.thresholds, meta.labels)
+                for name in served}
     served["torch"] = torch_model
     passing = [name for name in PREFERENCE if name == "torch" or name in backends and backends[name].passed]
     speeds = measure_rates({name: served[name].score for name in passing}, spaced(dev.texts, SPEED_SENTENCES))
@@ -369,6 +379,7 @@ def prepare_fast_path(model_dir: Path, train: Split, dev: Split, test: Split, se
 
     report = FastPathReport(backends, cascade, cutoff, round(skipped, 4), default, default, tuple(trials), chosen,
                             speeds)
+    report = replace(report, test_scores=with_cascade if report.cascade_on else test_scores[default])
     add_to_artifact(model_dir, {}, replace(read_meta(model_dir), backend=default, cascade_enabled=report.cascade_on,
                                            parity=report.to_json()))
     return report

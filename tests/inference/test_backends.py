@@ -224,6 +224,18 @@ def test_prepare_fast_path_records_parity_and_a_default_that_passed(spread_model
     # A ruled-out sentence keeps its first-stage scores, below every threshold: no labels.
     assert all(p.labels == () for p, out in zip(clf.predict(texts), ruled_out) if out)
     assert (with_cascade[ruled_out] < meta["cascade_cutoff"]).all()
+    # The report carries the test scores as the directory now serves them: training reports those.
+    served = load_classifier(directory).score(texts)
+    np.testing.assert_allclose(report.test_scores, served, atol=1e-5)
+
+
+def test_prepare_fast_path_refuses_a_dev_reference_of_the_wrong_shape(spread_model_dir, tmp_path):
+    directory = shutil.copytree(spread_model_dir, tmp_path / "model")
+    splits = corpus_splits(ensure_built(), TAXONOMY.ids)
+    small = {name: split.select(list(range(20))) for name, split in splits.items()}
+    with pytest.raises(ValueError, match="one row of scores per dev sentence"):
+        prepare_fast_path(directory, small["train"], small["dev"], small["test"],
+                          dev_reference=np.zeros((19, len(TAXONOMY.ids))))
 
 
 @pytest.mark.parametrize(("passed", "skipped", "on"), [(True, 0.01, False), (True, 0.3, True), (False, 0.3, False)])
