@@ -11,7 +11,7 @@ from inference.taxonomy import TAXONOMY
 from inference.text import split_sentences
 from tests.conftest import ROOT
 from training.corpus import CORPUS, CorpusError, load_dataset_dict, load_records
-from training.corpus.build import join_passage, real_records
+from training.corpus.build import final_labels, join_passage, real_records
 from training.corpus.dedup import THRESHOLD, comparable, near_duplicate_pairs
 from training.corpus.sources import doc_key, documents
 from training.corpus.standoff import STANDOFF, read_standoff, sentence_spans
@@ -200,3 +200,15 @@ def test_a_later_round_goes_to_train_but_a_near_copy_of_a_held_out_document_keep
                sentence("new-other", "The Foreign Minister announced a package of humanitarian assistance for Syria")]
     splits = assign(records, {"dev": ["old-dev"]}, new_split="train")
     assert splits == {"test": [], "dev": ["new-copy", "old-dev"], "train": ["new-other"]}
+
+
+def test_a_review_after_a_round_does_not_count_for_that_round(tmp_path):
+    folder = tmp_path / "annotation"
+    folder.mkdir()
+    rows = [{"id": "a", "labels": ["aid"], "reason": "round 2"},
+            {"id": "a", "labels": ["aid", "condemnation"], "reason": "review", "after_round": 6},
+            {"id": "b", "labels": [], "reason": "review", "after_round": 6}]
+    (folder / "adjudication.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert final_labels(tmp_path) == {"a": ("aid", "condemnation"), "b": ()}
+    assert final_labels(tmp_path, as_of_round=7) == final_labels(tmp_path)
+    assert final_labels(tmp_path, as_of_round=6) == {"a": ("aid",)}

@@ -27,6 +27,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -211,13 +212,27 @@ def annotation_rounds(records: list[Record], rounds: int = 6) -> list[list[tuple
              (3, ROUND_3, WEAK_LABEL_WORDS, True), (4, ROUND_4, POSTURE_ARMS_WORDS, True),
              (5, ROUND_5, GUIDED_LABELS, True), (6, ROUND_6, POSTURE_ARMS_LABELS, True)]
     chosen: list[list[tuple[str, str, bool]]] = []
-    for seed, plan, words, train_only in steps[:rounds]:
+    for number, (seed, plan, words, train_only) in enumerate(steps[:rounds], 1):
         earlier = frozenset(doc_id for round_ in chosen for _, doc_id, _ in round_)
         guided = isinstance(words, tuple)
-        ranking = model_ranking(records, earlier, words) if guided else None
+        ranking = model_ranking(labels_as_of(records, number), earlier, words) if guided else None
         picked = select_documents(seed, plan, THIN_LABEL_WORDS if guided else words, earlier, ranking)
         chosen.append(away_from_held_out(picked, records) if train_only else picked)
     return chosen
+
+
+def labels_as_of(records: list[Record], number: int) -> list[Record]:
+    """``records`` with the labels they had when round ``number`` was chosen (later reviews undone).
+
+    A guided round's ranking is fitted on the labels of the earlier rounds, so a review after
+    it would otherwise change which documents it picks.
+    """
+    from training.corpus.build import all_records, final_labels
+
+    if final_labels(as_of_round=number) == final_labels():
+        return records
+    then = {r.id: r.labels for r in all_records(as_of_round=number)}
+    return [replace(r, labels=then.get(r.id, r.labels)) for r in records]
 
 
 def write_batches(chosen: list[tuple[str, str, bool]], batches: int = 6, seed: int = 7,

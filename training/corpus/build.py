@@ -49,10 +49,17 @@ def join_passage(sentences: list[str]) -> str:
     return text
 
 
-def final_labels(data: Path = DATA) -> dict[str, tuple[str, ...]]:
-    """Adjudicated labels by sentence id: they replace the first pass's."""
+def final_labels(data: Path = DATA, as_of_round: int | None = None) -> dict[str, tuple[str, ...]]:
+    """Adjudicated labels by sentence id: they replace the first pass's.
+
+    ``as_of_round`` gives the labels as they stood when that annotation round's documents were
+    chosen: a row with ``"after_round": N`` (a review made after round N was chosen) counts
+    only for rounds after N, so a later review cannot change what an earlier round picked.
+    """
     path = data / "annotation" / "adjudication.jsonl"
-    return {row["id"]: tuple(row["labels"]) for row in read_jsonl(path)} if path.exists() else {}
+    rows = read_jsonl(path) if path.exists() else []
+    return {row["id"]: tuple(row["labels"]) for row in rows
+            if as_of_round is None or row.get("after_round", 0) < as_of_round}
 
 
 def real_records(data: Path = DATA) -> list[Record]:
@@ -97,10 +104,11 @@ def written_records(data: Path = DATA) -> list[Record]:
     return records
 
 
-def all_records(data: Path = DATA, seeds: Path = SEEDS) -> list[Record]:
-    """Every sentence of every source with its final labels, less the excluded ones, with no split yet."""
+def all_records(data: Path = DATA, seeds: Path = SEEDS, as_of_round: int | None = None) -> list[Record]:
+    """Every sentence of every source with its final labels (or those of ``as_of_round``, see
+    :func:`final_labels`), less the excluded ones, with no split yet."""
     excluded = {row["id"] for row in read_jsonl(data / "annotation" / "excluded.jsonl")}
-    adjudicated = final_labels(data)
+    adjudicated = final_labels(data, as_of_round)
     records = real_records(data) + seed_records(seeds) + written_records(data)
     known = {r.id for r in records}
     unknown = sorted(set(adjudicated) - known)
