@@ -208,8 +208,8 @@ def adamw(parameters: Any, learning_rate: float, weight_decay: float, device: to
     """AdamW, fused into one kernel over all parameters where PyTorch has that for ``device`` (CPU, CUDA).
 
     The default AdamW loops in Python over the model's parameter tensors: 65-76 ms of a
-    290 ms training step of MiniLM on 2 cores, against 11 ms fused (docs/RESULTS.md, "The
-    fused optimiser step"). The arithmetic is the same: 30 steps from the same weights end
+    290 ms training step of MiniLM on 2 cores, against 11 ms fused (docs/RESULTS.md, "Faster
+    training steps"). The arithmetic is the same: 30 steps from the same weights end
     within 5e-6 of each other, when the steps moved the weights by 3e-3.
 
     Example:

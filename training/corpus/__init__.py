@@ -7,6 +7,7 @@ Modules, each importing only those above it:
 - ``sources``: the source texts in ``../shared/data`` and their credit lines;
 - ``standoff``: labels that point into the sources by document id and offsets;
 - ``build``: joins everything into ``build/corpus.jsonl`` (rebuilt on demand);
+- ``annotate``: chooses the documents of each annotation round and imports their labels;
 - ``splits``: chooses the test and dev documents once (``data/splits.json``);
 - ``style``: how the written text reads next to the real text;
 - ``stats``: the data card's tables.

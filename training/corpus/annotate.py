@@ -35,6 +35,7 @@ import numpy as np
 from inference.taxonomy import TAXONOMY
 from training.baselines import TfidfLogReg
 from training.config import BaselineConfig
+from training.corpus.build import all_records, final_labels
 from training.corpus.dedup import document_clusters
 from training.corpus.records import CorpusError, Record, read_jsonl
 from training.corpus.sources import PROJECT, SourceDoc, documents
@@ -227,8 +228,6 @@ def labels_as_of(records: list[Record], number: int) -> list[Record]:
     A guided round's ranking is fitted on the labels of the earlier rounds, so a review after
     it would otherwise change which documents it picks.
     """
-    from training.corpus.build import all_records, final_labels
-
     if final_labels(as_of_round=number) == final_labels():
         return records
     then = {r.id: r.labels for r in all_records(as_of_round=number)}
